@@ -1,0 +1,1 @@
+"""Benchmarks run on demand through `converge bench NAME`; never part of the test suite."""

@@ -1,0 +1,19 @@
+"""`converge bench ...`: on-demand benchmarks that print figures and a ratio to a same-run baseline."""
+
+from __future__ import annotations
+
+import click
+
+from converge.cli import LazyGroup
+
+BENCHMARKS: dict[str, str] = {
+    "gin": "bench.gin:command",
+    "mojo": "bench.mojo:command",
+    "fanout": "bench.fanout:command",
+    "serve": "bench.serve:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy=BENCHMARKS)
+def bench() -> None:
+    """Run a benchmark (not a test): prints measured figures against targets."""

@@ -1,0 +1,59 @@
+"""The one settings class of converge, read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Connection settings shared by every converge component."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    converge_home: Path = Field(
+        default=Path(".converge"),
+        description="Folder for local state: embedded PostgreSQL data, artifacts, Dagster home.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) under CONVERGE_HOME.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis URL of the serving feature cache."
+    )
+    artifact_store_uri: str | None = Field(
+        default=None,
+        description="Where MOJOs are stored: file:///path or s3://bucket/prefix "
+        "(AWS_* variables incl. AWS_ENDPOINT_URL apply). Unset: CONVERGE_HOME/artifacts.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with postgresql:// or postgres://")
+        return value
+
+    @field_validator("artifact_store_uri")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://")):
+            raise ValueError("ARTIFACT_STORE_URI must start with file:// or s3://")
+        return value
+
+    @property
+    def resolved_artifact_store_uri(self) -> str:
+        """The artifact store URI, defaulting to a folder under CONVERGE_HOME."""
+        if self.artifact_store_uri:
+            return self.artifact_store_uri
+        return (self.converge_home / "artifacts").resolve().as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,146 @@
+"""Fixtures for real components: PostgreSQL, Redis, an S3 API over HTTP (moto server), H2O.
+
+Each test gets its own freshly migrated PostgreSQL database, cloned from a template migrated once per
+session, so tests never see each other's rows. Point TEST_DATABASE_URL / TEST_REDIS_URL elsewhere to
+use other servers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.db.connection import with_database
+from shared.db.migrate import upgrade
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _create_database(name: str, template: str | None = None) -> str:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return with_database(ADMIN_URL, name)
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrated_template() -> Iterator[str]:
+    """The name of a database migrated to head, used as the template of every test database."""
+    name = f"converge_tmpl_{uuid.uuid4().hex[:8]}"
+    upgrade(_create_database(name))
+    yield name
+    _drop_database(name)
+
+
+@pytest.fixture
+def database_url(migrated_template: str) -> Iterator[str]:
+    """A libpq URL of a fresh database at the newest schema, dropped after the test."""
+    name = f"converge_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(name, template=migrated_template)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url() -> Iterator[str]:
+    """A libpq URL of a fresh database with no schema at all, dropped after the test."""
+    name = f"converge_empty_{uuid.uuid4().hex[:12]}"
+    yield _create_database(name)
+    _drop_database(name)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL on a database number reserved for tests, flushed before and after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 API over HTTP on loopback (moto's server mode), with test credentials exported."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {key: os.environ.get(key) for key in _S3_ENV}
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+    )
+    yield endpoint
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+_S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the loopback S3 server."""
+    import boto3
+
+    name = f"converge-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real H2O-3 JVM for the whole session (3 GB heap, 2 threads); yields the h2o module.
+
+    Its URL is exported as H2O_URL so that subprocesses (Dagster runs) join the same cluster.
+    """
+    import h2o
+
+    port = free_port()
+    h2o.init(
+        port=port,
+        nthreads=2,
+        max_mem_size="3G",
+        bind_to_localhost=True,
+        log_dir=str(tmp_path_factory.mktemp("h2o-logs")),
+        verbose=False,
+    )
+    h2o.no_progress()
+    os.environ["H2O_URL"] = f"http://127.0.0.1:{port}"
+    yield h2o
+    os.environ.pop("H2O_URL", None)
+    h2o.cluster().shutdown()
