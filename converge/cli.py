@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "mojo": "converge.commands.mojo:mojo",
     "memory-split": "converge.commands.memory_split:memory_split",
     "demo": "converge.commands.demo:demo",
+    "ui": "converge.commands.ui:ui",
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
 }

@@ -6,14 +6,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
 
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
+
 from shared.settings import Settings, get_settings
 
 _embedded_lock = threading.Lock()
-_embedded_servers: dict[Path, object] = {}
+_embedded_servers: dict[Path, PostgresServer] = {}
 
 
 def embedded_database_url(data_dir: Path) -> str:
@@ -21,17 +25,16 @@ def embedded_database_url(data_dir: Path) -> str:
 
     The server keeps running while any process that joined it is alive (pgserver counts them).
     """
-    import pgserver  # imported lazily: only the embedded default needs it
+    from pgserver.postgres_server import get_server  # lazily: only the embedded default needs it
 
     data_dir = data_dir.resolve()
     with _embedded_lock:
         server = _embedded_servers.get(data_dir)
         if server is None:
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = pgserver.get_server(data_dir)
+            server = get_server(data_dir)
             _embedded_servers[data_dir] = server
-    uri: str = server.get_uri()  # type: ignore[attr-defined]
-    return uri
+    return server.get_uri()
 
 
 def database_url(settings: Settings | None = None) -> str:

@@ -40,7 +40,9 @@ def current_revision(url: str) -> str | None:
 
 def head_revision() -> str:
     """The newest revision shipped with this version of converge."""
-    head = ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_current_head()
+    head = ScriptDirectory.from_config(
+        alembic_config("postgresql://localhost/x")
+    ).get_current_head()
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return head

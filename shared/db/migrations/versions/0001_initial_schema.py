@@ -65,7 +65,8 @@ CREATE TABLE feature_definitions (
 CREATE TABLE feature_drift_events (
     drift_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     feature_key text        NOT NULL,
-    kind        text        NOT NULL CHECK (kind IN ('new_key', 'type_changed', 'stopped_arriving')),
+    kind        text        NOT NULL
+                CHECK (kind IN ('new_key', 'type_changed', 'stopped_arriving')),
     detail      jsonb       NOT NULL DEFAULT '{}'::jsonb,
     source      text,
     detected_at timestamptz NOT NULL DEFAULT now()

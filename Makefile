@@ -1,0 +1,61 @@
+# converge: the two commands of a fresh machine are `make demo` and `make test`.
+# Every target installs what it needs first (idempotent), from the project's own files.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint typecheck versions-check lock ui serve \
+        bench-gin bench-mojo bench-fanout bench-serve clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(UV) pip install --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+demo: install  ## Run the whole pipeline end to end on embedded defaults.
+	$(BIN)/converge demo
+
+test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API).
+	$(BIN)/pytest
+
+test-fast: install  ## Tests that need no H2O JVM.
+	$(BIN)/pytest -m "not h2o"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy converge shared assets resources serving bench scripts
+
+versions-check: install
+	$(BIN)/converge versions check
+
+lock: install  ## Re-resolve requirements.lock from pyproject.toml.
+	scripts/update_lock.sh
+
+ui: install
+	$(BIN)/converge ui
+
+serve: install
+	$(BIN)/converge serve
+
+bench-gin: install
+	$(BIN)/converge bench gin --rows 1000000
+
+bench-mojo: install
+	$(BIN)/converge bench mojo
+
+bench-fanout: install
+	$(BIN)/converge bench fanout
+
+bench-serve: install
+	$(BIN)/converge bench serve
+
+clean:
+	rm -rf $(VENV) .converge .mypy_cache .ruff_cache .pytest_cache

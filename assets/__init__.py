@@ -1,0 +1,1 @@
+"""converge's training graph as Dagster software-defined assets."""

@@ -1,0 +1,85 @@
+"""Candidate results read back from Dagster, ranked into a leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from resources.training_policy import HIGHER_IS_BETTER
+
+CANDIDATE_ASSET = AssetKey("candidate_model")
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """A materialized candidate as its metadata records it."""
+
+    config_name: str
+    algo: str
+    metrics: dict[str, float]
+    artifact_uri: str
+    artifact_sha256: str
+    h2o_version: str
+    feature_list: list[str]
+    training_config: dict[str, Any]
+    training_started_at: float
+    training_finished_at: float
+
+
+def _result(metadata: dict[str, Any]) -> CandidateResult:
+    values = {key: value.value for key, value in metadata.items()}
+    return CandidateResult(
+        config_name=str(values["config_name"]),
+        algo=str(values["algo"]),
+        metrics=dict(values["metrics"]),
+        artifact_uri=str(values["artifact_uri"]),
+        artifact_sha256=str(values["artifact_sha256"]),
+        h2o_version=str(values["h2o_version"]),
+        feature_list=list(values["feature_list"]),
+        training_config=dict(values["training_config"]),
+        training_started_at=float(values["training_started_at"]),
+        training_finished_at=float(values["training_finished_at"]),
+    )
+
+
+def latest_candidates(
+    instance: DagsterInstance, partitions: Sequence[str]
+) -> dict[str, CandidateResult]:
+    """The newest successful materialization of each partition in `partitions` (absent: none)."""
+    found: dict[str, CandidateResult] = {}
+    if not partitions:
+        return found
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=CANDIDATE_ASSET, asset_partitions=list(partitions)),
+        limit=10_000,
+    ).records
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        if materialization is None or record.partition_key in found:
+            continue
+        found[str(record.partition_key)] = _result(dict(materialization.metadata))
+    return found
+
+
+def rank(candidates: Sequence[CandidateResult], metric: str) -> list[CandidateResult]:
+    """Best first by `metric`; ties go to the config name in alphabetical order."""
+    missing = [c.config_name for c in candidates if metric not in c.metrics]
+    if missing:
+        raise ValueError(f"candidates {missing} have no {metric!r} metric")
+    sign = -1.0 if metric in HIGHER_IS_BETTER else 1.0
+    return sorted(candidates, key=lambda c: (sign * c.metrics[metric], c.config_name))
+
+
+def leaderboard_markdown(ranked: Sequence[CandidateResult], metric: str) -> str:
+    """The ranked candidates as a Markdown table."""
+    others = sorted({key for c in ranked for key in c.metrics} - {metric})
+    header = ["rank", "config", "algo", metric, *others, "sha256"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for position, c in enumerate(ranked, start=1):
+        cells = [str(position), c.config_name, c.algo, f"{c.metrics[metric]:.6f}"]
+        cells += [f"{c.metrics[key]:.6f}" if key in c.metrics else "" for key in others]
+        lines.append("| " + " | ".join([*cells, c.artifact_sha256[:12]]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""The training frame: labels joined point-in-time with features, split train/validation."""
+
+import hashlib
+
+import pandas as pd
+from dagster import AssetCheckResult, MetadataValue, Output, asset, asset_check
+
+from resources.postgres import PostgresResource
+from resources.training_policy import TrainingPolicy
+from shared.feature_store import features_as_of_frame
+
+KEY_COLUMNS = ("entity_id", "event_timestamp")
+LABEL = "label"
+SPLIT = "split"
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model inputs of a training frame: everything but keys, label and split."""
+    return [c for c in frame.columns if c not in {*KEY_COLUMNS, LABEL, SPLIT}]
+
+
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    """Feature columns holding text (uploaded to H2O as factors)."""
+    return [c for c in feature_columns(frame) if not pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def assign_split(entity_ids: pd.Series, validation_fraction: float) -> pd.Series:
+    """'valid' or 'train' per row from a hash of the entity, stable across runs and machines."""
+    buckets = entity_ids.map(
+        lambda entity: int(hashlib.sha256(str(entity).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    )
+    return buckets.map(lambda bucket: "valid" if bucket < validation_fraction else "train")
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    # JSON values come back as Python objects; numeric keys become float columns (NaN = missing).
+    for column in feature_columns(frame):
+        converted = pd.to_numeric(frame[column], errors="coerce")
+        if converted.notna().sum() == frame[column].notna().sum():
+            frame[column] = converted.astype(float)
+    return frame
+
+
+@asset(group_name="training_frame")
+def training_frame(
+    labels: pd.DataFrame, postgres: PostgresResource, training_policy: TrainingPolicy
+) -> Output[pd.DataFrame]:
+    """Each label with the features as they were at its timestamp (never later)."""
+    with postgres.connect() as conn:
+        joined = features_as_of_frame(conn, labels, "entity_id", "event_timestamp")
+    frame = _typed(joined.reset_index(drop=True))
+    frame[SPLIT] = assign_split(frame["entity_id"], training_policy.validation_fraction)
+    missing = frame[feature_columns(frame)].isna().mean().round(3).to_dict()
+    return Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "train_rows": int((frame[SPLIT] == "train").sum()),
+            "valid_rows": int((frame[SPLIT] == "valid").sum()),
+            "features": MetadataValue.json(feature_columns(frame)),
+            "missing_share": MetadataValue.json(missing),
+        },
+    )
+
+
+@asset_check(asset=training_frame, description="Enough rows and both splits non-empty.")
+def training_frame_rows(
+    training_frame: pd.DataFrame, training_policy: TrainingPolicy
+) -> AssetCheckResult:
+    """Fails when the frame is too small to train on or a split is empty."""
+    splits = training_frame[SPLIT].value_counts().to_dict()
+    return AssetCheckResult(
+        passed=len(training_frame) >= training_policy.min_training_rows
+        and splits.get("train", 0) > 0
+        and splits.get("valid", 0) > 0,
+        metadata={"rows": len(training_frame), "splits": MetadataValue.json(splits)},
+    )

@@ -1,0 +1,298 @@
+"""`converge bench gin`: GIN index size and containment latency, and `latest()` latency, at scale.
+
+Runs in a scratch database it creates (migrated to the real schema) and drops afterwards, never in
+the user's data. Loads N synthetic rows with COPY (10 event times per entity, 20 keys),
+then measures each GIN operator class alone, a sequential scan as the containment baseline, and
+`latest()` against a LATERAL lookup over the history primary key as its same-run baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import click
+import psycopg
+from psycopg import sql
+
+from shared.db import database_url
+from shared.db.connection import with_database
+from shared.db.migrate import upgrade
+from shared.feature_store.retrieval import features_as_of, latest
+
+T = TypeVar("T")
+TIMESTAMPS_PER_ENTITY = 10
+CAMPAIGNS = 10_000
+COPY_ROWS_PER_STATEMENT = 100_000
+SCHEMA_GIN_INDEX = "feature_store_dynamic_features_gin"
+PATH_OPS_TARGET = 0.20
+LATEST_50_TARGET_MS = 1.0
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Client-side latency percentiles of one repeated call, in milliseconds."""
+
+    p50_ms: float
+    p99_ms: float
+    runs: int
+
+    def __str__(self) -> str:
+        return f"p50 {self.p50_ms:8.3f} ms  p99 {self.p99_ms:8.3f} ms  ({self.runs} runs)"
+
+
+def measure(call: Callable[[], object], runs: int) -> Latency:
+    """Time `runs` calls after a few warm-up calls (which also let psycopg prepare statements)."""
+    for _ in range(min(runs, 6)):
+        call()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return Latency(statistics.median(samples), cuts[98], runs)
+
+
+def synthetic_rows(rows: int, seed: int) -> Iterator[str]:
+    """COPY text lines: entities x event times, ~20 keys of every JSON type, one rare campaign."""
+    rng = random.Random(seed)
+    entities = max(1, rows // TIMESTAMPS_PER_ENTITY)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for index in range(rows):
+        entity, step = index % entities, index // entities
+        moment = start + timedelta(days=step, seconds=rng.randrange(86_400))
+        document = {
+            "campaign": f"c{rng.randrange(CAMPAIGNS)}",
+            "segment": f"s{rng.randrange(8)}",
+            "country": f"cc{rng.randrange(50)}",
+            "plan": f"p{rng.randrange(4)}",
+            "active": rng.random() < 0.5,
+            "tenure_days": rng.randrange(3650),
+            **{f"f{k:02d}": round(rng.gauss(0, 1), 4) for k in range(14)},
+        }
+        yield f"e{entity:07d}\t{moment.isoformat()}\t{json.dumps(document)}\n"
+
+
+def load(conn: psycopg.Connection, rows: int, seed: int) -> float:
+    """COPY `rows` synthetic rows into feature_store (trigger keeps feature_latest); seconds."""
+    columns = "COPY feature_store (entity_id, event_timestamp, dynamic_features) FROM STDIN"
+    started = time.perf_counter()
+    lines = synthetic_rows(rows, seed)
+    with conn.transaction():
+        remaining = rows
+        while remaining > 0:
+            count = min(remaining, COPY_ROWS_PER_STATEMENT)
+            # One COPY statement per chunk keeps the latest-row trigger's sort small.
+            with conn.cursor() as cur, cur.copy(columns) as copy:
+                for _ in range(count):
+                    copy.write(next(lines))
+            remaining -= count
+    conn.execute("VACUUM ANALYZE feature_store")
+    conn.execute("VACUUM ANALYZE feature_latest")
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class ContainmentResult:
+    """One access path's containment figures (index size and build time when there is an index)."""
+
+    label: str
+    selective: Latency
+    broad: Latency
+    uses_index: bool
+    index_bytes: int = 0
+    build_seconds: float = 0.0
+
+
+def containment_queries(seed: int) -> tuple[list[str], list[str]]:
+    """Selective (~1 row in 10,000) and broad (~1 in 200) containment documents."""
+    rng = random.Random(seed + 1)
+    selective = [json.dumps({"campaign": f"c{rng.randrange(CAMPAIGNS)}"}) for _ in range(64)]
+    broad = [
+        json.dumps({"country": f"cc{rng.randrange(50)}", "plan": f"p{rng.randrange(4)}"})
+        for _ in range(64)
+    ]
+    return selective, broad
+
+
+def run_containment(
+    conn: psycopg.Connection, seed: int, runs: int
+) -> tuple[Latency, Latency, bool]:
+    """Latencies of both query shapes and whether the plan reads a GIN index."""
+    query = "SELECT entity_id, event_timestamp FROM feature_store WHERE dynamic_features @> %s"
+    selective, broad = containment_queries(seed)
+    plan = conn.execute(f"EXPLAIN {query}", (selective[0],)).fetchall()
+    uses_index = any("Bitmap Index Scan" in line[0] for line in plan)
+    return (
+        measure(_cycling(conn, query, selective, runs), runs),
+        measure(_cycling(conn, query, broad, runs), runs),
+        uses_index,
+    )
+
+
+def _cycling(
+    conn: psycopg.Connection, query: str, documents: list[str], runs: int
+) -> Callable[[], object]:
+    """A call that runs `query` with the next document each time."""
+    picks = _cycle(documents, runs)
+    return lambda: conn.execute(query, (next(picks),)).fetchall()
+
+
+def _cycle(items: list[T], runs: int) -> Iterator[T]:
+    """The items repeated often enough for the warm-up calls and `runs` measured calls."""
+    return iter(items * (runs // len(items) + 2))
+
+
+def gin_variant(conn: psycopg.Connection, opclass: str, seed: int, runs: int) -> ContainmentResult:
+    """Build one GIN variant, measure it alone, then drop it."""
+    name = sql.Identifier(f"bench_gin_{opclass}")
+    started = time.perf_counter()
+    conn.execute(
+        sql.SQL("CREATE INDEX {} ON feature_store USING gin (dynamic_features {})").format(
+            name, sql.SQL(opclass)
+        )
+    )
+    build_seconds = time.perf_counter() - started
+    index_bytes = _size(conn, f"SELECT pg_relation_size('bench_gin_{opclass}')")
+    conn.execute("ANALYZE feature_store")
+    selective, broad, uses_index = run_containment(conn, seed, runs)
+    conn.execute(sql.SQL("DROP INDEX {}").format(name))
+    return ContainmentResult(opclass, selective, broad, uses_index, index_bytes, build_seconds)
+
+
+def latest_latencies(
+    conn: psycopg.Connection, entities: int, size: int, runs: int, seed: int
+) -> tuple[Latency, Latency]:
+    """`latest()` and the LATERAL-over-history baseline, on the same random entity sets."""
+    rng = random.Random(seed + size)
+    sets = [[f"e{rng.randrange(entities):07d}" for _ in range(size)] for _ in range(256)]
+    future = [FAR_FUTURE] * size
+    ours, theirs = _cycle(sets, runs), _cycle(sets, runs)
+    return (
+        measure(lambda: latest(conn, next(ours)), runs),
+        measure(lambda: features_as_of(conn, next(theirs), future), runs),
+    )
+
+
+def _scalar(conn: psycopg.Connection, query: str) -> object:
+    row = conn.execute(query).fetchone()
+    if row is None:
+        raise RuntimeError(f"no result from {query!r}")
+    return row[0]
+
+
+def _size(conn: psycopg.Connection, query: str) -> int:
+    value = _scalar(conn, query)
+    if not isinstance(value, int):
+        raise RuntimeError(f"{query!r} returned {value!r}, not a byte count")
+    return value
+
+
+def _create_scratch(server_url: str) -> tuple[str, str]:
+    name = f"converge_bench_gin_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, with_database(server_url, name)
+
+
+def _drop_scratch(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _report_containment(
+    result: ContainmentResult, table_bytes: int, seq: ContainmentResult
+) -> None:
+    if result.index_bytes:
+        ratio = result.index_bytes / table_bytes
+        click.echo(
+            f"  {result.label:15s} index {result.index_bytes / 2**20:8.1f} MiB  "
+            f"index/table {ratio:.3f}  build {result.build_seconds:6.1f} s  "
+            f"plan uses GIN: {result.uses_index}"
+        )
+    for shape in ("selective", "broad"):
+        latency: Latency = getattr(result, shape)
+        speedup = getattr(seq, shape).p50_ms / latency.p50_ms
+        click.echo(f"    {shape:9s} {latency}  seq-scan/this p50 {speedup:7.1f}x")
+
+
+@click.command()
+@click.option("--rows", type=click.IntRange(min=100), default=1_000_000, show_default=True)
+@click.option(
+    "--table",
+    type=click.Choice(["feature_store"]),
+    default="feature_store",
+    show_default=True,
+    help="Table to benchmark (created in a scratch database).",
+)
+@click.option("--runs", type=click.IntRange(min=10), default=2000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--database-url",
+    "server_url",
+    default=None,
+    help="Server to create the scratch database on. Default: DATABASE_URL or the embedded server.",
+)
+def command(rows: int, table: str, runs: int, seed: int, server_url: str | None) -> None:
+    """GIN jsonb_ops vs jsonb_path_ops, containment vs seq scan, latest() vs LATERAL."""
+    server_url = server_url or database_url()
+    name, url = _create_scratch(server_url)
+    click.echo(f"scratch database {name} (dropped at the end); table {table}")
+    try:
+        upgrade(url)
+        _benchmark(url, rows, runs, seed)
+    finally:
+        _drop_scratch(server_url, name)
+
+
+def _benchmark(url: str, rows: int, runs: int, seed: int) -> None:
+    entities = max(1, rows // TIMESTAMPS_PER_ENTITY)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA_GIN_INDEX)))
+        seconds = load(conn, rows, seed)
+        table_bytes = _size(conn, "SELECT pg_table_size('feature_store')")
+        click.echo(
+            f"loaded {rows} rows ({entities} entities x {TIMESTAMPS_PER_ENTITY}, 20 keys) "
+            f"with COPY in {seconds:.1f} s ({rows / seconds:,.0f} rows/s); "
+            f"table {table_bytes / 2**20:.1f} MiB; "
+            f"maintenance_work_mem {_scalar(conn, 'SHOW maintenance_work_mem')}"
+        )
+        # Broad containment returns rows/200 rows; keep each access path's share of time bounded.
+        scan_runs = max(10, min(runs, 5_000_000 // rows))
+        index_runs = max(10, min(runs, 50_000_000 // rows))
+        seq = ContainmentResult("seq scan", *run_containment(conn, seed, scan_runs))
+        variants = [
+            gin_variant(conn, ops, seed, index_runs) for ops in ("jsonb_path_ops", "jsonb_ops")
+        ]
+        click.echo("containment (dynamic_features @> ...):")
+        for result in variants:
+            _report_containment(result, table_bytes, seq)
+        click.echo(f"  {'seq scan':15s} (baseline)")
+        _report_containment(seq, table_bytes, seq)
+        path_ops, jsonb_ops = variants
+        click.echo(
+            f"  jsonb_ops/jsonb_path_ops size {jsonb_ops.index_bytes / path_ops.index_bytes:.2f}x; "
+            f"target jsonb_path_ops index/table < {PATH_OPS_TARGET}: "
+            f"{'met' if path_ops.index_bytes / table_bytes < PATH_OPS_TARGET else 'MISSED'}"
+        )
+        click.echo("latest() (feature_latest, = ANY) vs LATERAL over the history primary key:")
+        for size in (1, 50):
+            ours, baseline = latest_latencies(conn, entities, size, runs, seed)
+            click.echo(f"  {size:2d} entities latest()  {ours}")
+            click.echo(
+                f"  {size:2d} entities LATERAL   {baseline}  LATERAL/latest p50 "
+                f"{baseline.p50_ms / ours.p50_ms:.2f}x"
+            )
+        verdict = "met" if ours.p50_ms < LATEST_50_TARGET_MS else "MISSED"
+        click.echo(f"  target latest() of 50 entities p50 < {LATEST_50_TARGET_MS} ms: {verdict}")

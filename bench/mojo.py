@@ -1,0 +1,239 @@
+"""`converge bench mojo`: converge's MOJO runtime against h2o-genmodel's PredictCsv, in one run.
+
+Prints rows/s of both on the same CSV (and genmodel's 1-row time, its JVM start-up), converge's
+single-row latency, cold load time and peak RSS of a fresh process, and the forest evaluator
+(numba) against treelite's gtil on the same XGBoost trees. Without `--mojo` it trains its own GBM
+and XGBoost models on a local H2O (a JVM is needed for training and the genmodel baseline only).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from converge.commands.mojo import read_predict_csv
+from shared.mojo import load_mojo
+from shared.mojo.model import MojoModel
+
+TARGET_RATIO = 3.0
+TARGET_P99_MS = 1.0
+TARGET_COLD_S = 2.0
+TARGET_RSS_MB = 200.0
+
+COLD_LOAD = """
+import time
+started = time.perf_counter()
+import resource, sys
+import pandas as pd
+from shared.mojo import load_mojo
+model = load_mojo(sys.argv[1])
+model.predict(pd.DataFrame({name: [None] for name in model.columns}))
+elapsed = time.perf_counter() - started
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _model(path: Path) -> MojoModel:
+    model = load_mojo(path)
+    if not isinstance(model, MojoModel):
+        raise click.ClickException(f"{path} is not an H2O-3 MOJO")
+    return model
+
+
+def synthetic_input(model: MojoModel, rows: int, seed: int = 0) -> pd.DataFrame:
+    """Rows for the model's columns as CSV text: 5% missing, 1% unseen levels, wide numerics."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, np.ndarray] = {}
+    for name in model.columns:
+        levels = model.domains.get(name)
+        if levels is None:
+            values = np.char.mod("%.6g", rng.normal(0, 20, rows)).astype(object)
+        else:
+            values = np.asarray(levels, dtype=object)[rng.integers(0, len(levels), rows)]
+            values[rng.random(rows) < 0.01] = "level_never_seen"
+        values[rng.random(rows) < 0.05] = ""
+        columns[name] = values
+    return pd.DataFrame(columns)
+
+
+def train_models(directory: Path) -> tuple[Path, Path, Path]:
+    """Train a 50-tree GBM and XGBoost on a synthetic set; returns both MOJOs and genmodel's jar."""
+    import h2o
+    from h2o.estimators import H2OGradientBoostingEstimator, H2OXGBoostEstimator
+
+    rng = np.random.default_rng(1)
+    n = 20_000
+    frame = pd.DataFrame({f"x{i}": rng.normal(0, 20, n) for i in range(10)})
+    frame["segment"] = [f"s{i}" for i in rng.integers(0, 200, n)]
+    frame["channel"] = rng.choice(["web", "store", "phone"], n)
+    margin = frame["x0"] / 10 + frame["x1"] / 20 - (frame["channel"] == "web") + rng.normal(0, 1, n)
+    frame["label"] = np.where(margin > 0, "yes", "no")
+    h2o.init(nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
+    h2o.no_progress()
+    try:
+        data = h2o.H2OFrame(
+            frame, column_types={"segment": "enum", "channel": "enum", "label": "enum"}
+        )
+        features = [c for c in frame.columns if c != "label"]
+        paths = []
+        for estimator in (
+            H2OGradientBoostingEstimator(ntrees=50, max_depth=5, seed=1),
+            H2OXGBoostEstimator(ntrees=50, max_depth=5, seed=1),
+        ):
+            estimator.train(x=features, y="label", training_frame=data)
+            exported = estimator.download_mojo(path=str(directory), get_genmodel_jar=True)
+            paths.append(Path(exported))
+    finally:
+        h2o.cluster().shutdown()
+    return paths[0], paths[1], directory / "h2o-genmodel.jar"
+
+
+def timed(call: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call."""
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def predict_csv_seconds(jar: Path, mojo: Path, csv_in: Path, csv_out: Path) -> float:
+    """Wall-clock seconds of one genmodel PredictCsv run (JVM start-up included)."""
+    command = ["java", "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
+    command += ["--input", str(csv_in), "--output", str(csv_out), "--decimal"]
+    return timed(lambda: subprocess.run(command, check=True, capture_output=True))
+
+
+def evaluator_comparison(mojo: Path, rows: pd.DataFrame) -> str:
+    """numba forest kernel vs treelite gtil on the same XGBoost trees and one-hot input."""
+    import treelite
+    from treelite import gtil
+
+    from shared.mojo.encoding import encode_frame
+    from shared.mojo.kernel import score_forest
+    from shared.mojo.xgboost_model import XGBoostScorer
+
+    model = _model(mojo)
+    assert isinstance(model.scorer, XGBoostScorer)
+    encoded = encode_frame(rows, model.columns, [model.domains.get(c) for c in model.columns])
+    one_hot = model.scorer.one_hot(encoded)
+    forest = model.scorer.forest
+    ours = np.zeros((len(one_hot), 1))
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(mojo) as bundle:
+        booster = Path(scratch) / "booster.bin"
+        booster.write_bytes(bundle.read("boosterBytes"))
+        reference = treelite.frontend.load_xgboost_model_legacy_binary(booster)
+    as_float32 = one_hot.astype(np.float32)
+    numba_s = min(
+        timed(lambda: score_forest(forest, one_hot, np.zeros_like(ours), True)) for _ in range(3)
+    )
+    gtil_s = min(
+        timed(lambda: gtil.predict(reference, as_float32, nthread=1, pred_margin=True))
+        for _ in range(3)
+    )
+    score_forest(forest, one_hot, ours, True)
+    theirs = np.asarray(gtil.predict(reference, as_float32, nthread=1, pred_margin=True)).reshape(
+        -1
+    )
+    agreement = float(np.max(np.abs(ours[:, 0] + model.scorer.base_margin - theirs)))
+    n = len(one_hot)
+    return (
+        f"evaluator (XGBoost 50 trees, 1 thread): numba {n / numba_s:,.0f} rows/s, "
+        f"treelite gtil {n / gtil_s:,.0f} rows/s (numba/gtil {gtil_s / numba_s:.2f}x), "
+        f"max |margin difference| {agreement:.2e}"
+    )
+
+
+@click.command()
+@click.option("--mojo", "mojo_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--genmodel-jar", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rows", default=100_000, show_default=True, help="Rows in the throughput input.")
+@click.option("--latency-runs", default=2_000, show_default=True)
+def command(
+    mojo_path: Path | None, genmodel_jar: Path | None, rows: int, latency_runs: int
+) -> None:
+    """converge's MOJO runtime vs genmodel PredictCsv: throughput, latency, cold load, RSS."""
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        xgboost_mojo: Path | None = None
+        if mojo_path is None:
+            click.echo("training a 50-tree GBM and XGBoost on local H2O ...")
+            mojo_path, xgboost_mojo, trained_jar = train_models(work)
+            genmodel_jar = genmodel_jar or trained_jar
+        if genmodel_jar is None:
+            raise click.UsageError("--genmodel-jar is needed with --mojo (the genmodel baseline)")
+        model = _model(mojo_path)
+        if model.algo == "xgboost":
+            xgboost_mojo = mojo_path
+        frame = synthetic_input(model, rows)
+        csv_in, one_row_csv = work / "input.csv", work / "one_row.csv"
+        frame.to_csv(csv_in, index=False)
+        frame.head(1).to_csv(one_row_csv, index=False)
+        click.echo(
+            f"model: {model.algo} {model.category}, {len(model.columns)} columns; {rows:,} rows"
+        )
+
+        in_memory_s = min(timed(lambda: model.predict(frame)) for _ in range(3))
+
+        def end_to_end() -> None:
+            model.predict(read_predict_csv(csv_in)).to_csv(
+                work / "ours.csv", index=False, na_rep="NA"
+            )
+
+        converge_s = min(timed(end_to_end) for _ in range(3))
+        genmodel_s = predict_csv_seconds(genmodel_jar, mojo_path, csv_in, work / "theirs.csv")
+        genmodel_one_s = predict_csv_seconds(genmodel_jar, mojo_path, one_row_csv, work / "one.csv")
+        genmodel_scoring_s = max(genmodel_s - genmodel_one_s, 1e-9)
+        ratio = genmodel_s / converge_s
+        click.echo(f"converge in memory   {rows / in_memory_s:12,.0f} rows/s")
+        click.echo(f"converge CSV->CSV    {rows / converge_s:12,.0f} rows/s ({converge_s:.2f} s)")
+        click.echo(f"genmodel PredictCsv  {rows / genmodel_s:12,.0f} rows/s ({genmodel_s:.2f} s)")
+        click.echo(f"genmodel 1 row       {genmodel_one_s:12.2f} s (JVM start-up and model load)")
+        click.echo(f"genmodel minus start {rows / genmodel_scoring_s:12,.0f} rows/s")
+        click.echo(f"ratio converge/genmodel CSV->CSV {ratio:.1f}x (target >= {TARGET_RATIO}x)")
+        click.echo(
+            f"ratio converge/genmodel without JVM start {genmodel_scoring_s / converge_s:.1f}x"
+        )
+
+        single_rows = [frame.iloc[[i % rows]] for i in range(latency_runs)]
+        for row in single_rows[:50]:
+            model.predict(row)
+        samples = []
+        for row in single_rows:
+            started = time.perf_counter()
+            model.predict(row)
+            samples.append((time.perf_counter() - started) * 1000)
+        p50 = statistics.median(samples)
+        p99 = float(np.percentile(samples, 99))
+        click.echo(
+            f"single row p50 {p50:.3f} ms  p99 {p99:.3f} ms (target p99 < {TARGET_P99_MS} ms)"
+        )
+
+        for attempt in ("first", "second"):
+            done = subprocess.run(
+                [sys.executable, "-c", COLD_LOAD, str(mojo_path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            seconds, rss_mb = (float(v) for v in done.stdout.split())
+            click.echo(
+                f"cold load, {attempt} fresh process (import + load + 1 prediction): "
+                f"{seconds:.2f} s (target < {TARGET_COLD_S} s), "
+                f"peak RSS {rss_mb:.0f} MB (target < {TARGET_RSS_MB} MB)"
+            )
+        bench_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        click.echo(f"this benchmark process peak RSS {bench_rss_mb:.0f} MB")
+        if xgboost_mojo is not None:
+            click.echo(evaluator_comparison(xgboost_mojo, frame))
+        click.echo(json.dumps({"rows": rows, "ratio": round(ratio, 2), "p99_ms": round(p99, 3)}))

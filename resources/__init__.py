@@ -1,0 +1,1 @@
+"""Dagster resources of converge: one ConfigurableResource per external system."""

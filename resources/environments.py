@@ -1,0 +1,59 @@
+"""The resources of each environment, chosen in one place: local (a laptop, CI) or Kubernetes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import EnvVar, FilesystemIOManager
+
+from resources.artifact_store import ArtifactStoreResource
+from resources.h2o import H2OResource
+from resources.postgres import PostgresResource
+from resources.registry import ModelRegistryResource
+from resources.training_policy import TrainingPolicy
+
+ENVIRONMENT_ENV = "CONVERGE_DAGSTER_ENV"
+
+
+def get_local_resources() -> dict[str, Any]:
+    """One shared H2O cluster (H2O_URL, which `converge demo` starts), local files for outputs."""
+    postgres = PostgresResource()
+    return {
+        "postgres": postgres,
+        "model_registry": ModelRegistryResource(postgres=postgres),
+        "artifact_store": ArtifactStoreResource(),
+        "h2o": H2OResource(),
+        "training_policy": TrainingPolicy(node_memory="8g", task_memory="4g"),
+        # Default base_dir: the instance's storage folder, shared by every run on this machine.
+        "io_manager": FilesystemIOManager(),
+    }
+
+
+def get_k8s_resources() -> dict[str, Any]:
+    """One H2O JVM per training pod sized from its cgroup limit; outputs in S3."""
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    postgres = PostgresResource()
+    memory = os.environ.get("CONVERGE_TASK_MEMORY", "4g")
+    return {
+        "postgres": postgres,
+        "model_registry": ModelRegistryResource(postgres=postgres),
+        "artifact_store": ArtifactStoreResource(),
+        "h2o": H2OResource(task_memory=memory),
+        "training_policy": TrainingPolicy(
+            node_memory=os.environ.get("CONVERGE_NODE_MEMORY", "32g"), task_memory=memory
+        ),
+        "io_manager": S3PickleIOManager(
+            s3_resource=S3Resource(), s3_bucket=EnvVar("CONVERGE_DAGSTER_IO_BUCKET")
+        ),
+    }
+
+
+def get_resources() -> dict[str, Any]:
+    """The resources of the environment named by CONVERGE_DAGSTER_ENV (default: local)."""
+    environment = os.environ.get(ENVIRONMENT_ENV, "local")
+    factories = {"local": get_local_resources, "k8s": get_k8s_resources}
+    if environment not in factories:
+        raise ValueError(f"{ENVIRONMENT_ENV}={environment!r}: expected one of {sorted(factories)}")
+    return factories[environment]()

@@ -1,0 +1,137 @@
+"""H2O resource: a session on an H2O-3 cluster, shared (H2O_URL) or private to one run.
+
+With a URL (H2O_URL, or `url`) every run joins that one cluster: the fast local mode. Without one,
+the run starts its own JVM with a heap from the memory split of `task_memory` and stops it after:
+the Kubernetes mode, where each training pod is sized for its task. Either way a session removes
+only the frames and models it created, so runs sharing a cluster never delete each other's keys.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from resources.memory_split import MemorySplit, split_memory
+
+H2O_URL_ENV = "H2O_URL"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a new JVM."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalCluster:
+    """An H2O JVM this process started; `shutdown()` stops it."""
+
+    url: str
+    split: MemorySplit
+
+    def shutdown(self) -> None:
+        """Stop the JVM."""
+        import h2o
+
+        h2o.connect(url=self.url, verbose=False)
+        h2o.cluster().shutdown()
+
+
+def start_local_cluster(split: MemorySplit, log_dir: Path | None = None) -> LocalCluster:
+    """Start an H2O JVM on loopback with the heap of `split` and return how to reach it."""
+    import h2o
+
+    port = free_port()
+    h2o.init(
+        port=port,
+        nthreads=-1,
+        max_mem_size=split.xmx,
+        bind_to_localhost=True,
+        log_dir=str(log_dir) if log_dir else None,
+        verbose=False,
+    )
+    h2o.no_progress()
+    return LocalCluster(url=f"http://127.0.0.1:{port}", split=split)
+
+
+@dataclass
+class H2OSession:
+    """A connection to a cluster that remembers the keys it created, to remove only those."""
+
+    prefix: str
+    keys: list[str] = field(default_factory=list)
+
+    def key(self, name: str) -> str:
+        """A cluster-unique key for `name` owned by this session."""
+        key = f"{self.prefix}_{name}"
+        self.keys.append(key)
+        return key
+
+    def upload(self, frame: pd.DataFrame, name: str, categorical: list[str]) -> Any:
+        """Upload `frame` under a key of this session: `categorical` as factors, the rest real.
+
+        Types are never left to H2O's parser: it guesses a sparse integer column to be a factor,
+        and the model would then disagree with the MOJO runtime, which is fed numbers.
+        """
+        import h2o
+
+        column_types = {
+            column: "enum" if column in categorical else "real" for column in frame.columns
+        }
+        return h2o.H2OFrame(frame, destination_frame=self.key(name), column_types=column_types)
+
+    def cleanup(self) -> None:
+        """Remove this session's frames and models from the cluster (nobody else's)."""
+        import h2o
+
+        for key in reversed(self.keys):
+            h2o.remove(key, cascade=True)
+        self.keys.clear()
+
+
+class H2OResource(ConfigurableResource):  # type: ignore[misc]
+    """An H2O-3 cluster: join `url` (or H2O_URL), else run a private JVM sized for the task."""
+
+    url: str | None = Field(default=None, description="Cluster URL; unset: H2O_URL, else private.")
+    task_memory: str = Field(
+        default="2g", description="Memory of one training; a private JVM gets its heap share."
+    )
+    heap_fraction: float = Field(default=0.7, description="Heap share of task_memory.")
+
+    def cluster_url(self) -> str | None:
+        """The shared cluster to join, or None for a private JVM."""
+        return self.url or os.environ.get(H2O_URL_ENV) or None
+
+    @contextmanager
+    def session(self, owner: str) -> Iterator[H2OSession]:
+        """A session whose keys start with `owner` plus a random suffix, cleaned up on exit."""
+        import h2o
+
+        url = self.cluster_url()
+        private: LocalCluster | None = None
+        if url is None:
+            private = start_local_cluster(split_memory(self.task_memory, self.heap_fraction))
+        else:
+            h2o.connect(url=url, verbose=False)
+            h2o.no_progress()
+        session = H2OSession(prefix=f"{owner}_{uuid.uuid4().hex[:8]}")
+        try:
+            yield session
+        finally:
+            try:
+                session.cleanup()
+            finally:
+                if private is not None:
+                    private.shutdown()

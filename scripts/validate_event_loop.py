@@ -1,0 +1,187 @@
+"""Start an ASGI app under uvicorn, drive bounded load at it, and check its event-loop lag.
+
+    python scripts/validate_event_loop.py --app serving.main:app --threshold-ms 10
+
+The app runs in a subprocess on a free loopback port with this process's environment
+(DATABASE_URL, REDIS_URL, ...). Load is a fixed request rate for a fixed time. The lag comes
+from the app's own `converge_event_loop_lag_seconds` histogram (scraped from /metrics before and
+after the load); the script exits 1 when its quantile exceeds the threshold, 2 when the check
+could not be made (app did not start, no metric, requests failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+LAG_METRIC = "converge_event_loop_lag_seconds"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def uvicorn_app(app: str, port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The app under uvicorn in a subprocess, terminated on exit."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(
+    base: str, path: str, process: subprocess.Popen[bytes], timeout_s: float
+) -> None:
+    """Poll `path` until it answers 200; raise when the app exits or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode} before it was ready")
+        try:
+            response = httpx.get(base + path, timeout=1)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.TransportError as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise RuntimeError(f"{base}{path} not ready after {timeout_s:.0f} s: {last}")
+
+
+def lag_buckets(metrics_text: str) -> dict[float, float]:
+    """Cumulative counts of the loop-lag histogram by upper bound (seconds)."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == LAG_METRIC + "_bucket":
+                buckets[float(sample.labels["le"])] = float(sample.value)
+    return buckets
+
+
+def quantile_upper_bound(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket holding quantile `q` of the samples taken in between."""
+    delta = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    total = delta[-1][1]
+    if total <= 0:
+        raise RuntimeError("the app recorded no loop-lag samples during the load")
+    for bound, count in delta:
+        if count >= q * total:
+            return bound
+    return float("inf")
+
+
+async def drive_load(
+    base: str, path: str, bodies: list[dict[str, object]], rate: float, duration_s: float
+) -> tuple[int, dict[int, int]]:
+    """POST `bodies` round-robin at `rate` per second for `duration_s`; returns (sent, by status)."""
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as client:
+
+        async def one(body: dict[str, object]) -> None:
+            try:
+                status = (await client.post(path, json=body)).status_code
+            except httpx.HTTPError:
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
+
+        tasks: list[asyncio.Task[None]] = []
+        started = time.perf_counter()
+        total = int(rate * duration_s)
+        for index in range(total):
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(bodies[index % len(bodies)])))
+        await asyncio.gather(*tasks)
+    return total, statuses
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the check; 0 = within threshold, 1 = over it, 2 = could not check."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", required=True, help="ASGI app as module:attribute")
+    parser.add_argument("--threshold-ms", type=float, required=True)
+    parser.add_argument("--quantile", type=float, default=0.99)
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--duration-s", type=float, default=5.0)
+    parser.add_argument("--path", default="/v1/predict")
+    parser.add_argument(
+        "--body", default='{"entity_id": "validate-event-loop"}', help="JSON request body"
+    )
+    parser.add_argument("--ready-path", default="/ready")
+    parser.add_argument("--startup-timeout-s", type=float, default=60.0)
+    args = parser.parse_args(argv)
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.setdefault("CONVERGE_SERVING_LOOP_LAG_INTERVAL_S", "0.02")
+    with uvicorn_app(args.app, port, env) as process:
+        try:
+            wait_until_ready(base, args.ready_path, process, args.startup_timeout_s)
+            before = lag_buckets(httpx.get(base + "/metrics", timeout=5).text)
+            sent, statuses = asyncio.run(
+                drive_load(base, args.path, [json.loads(args.body)], args.rate, args.duration_s)
+            )
+            after = lag_buckets(httpx.get(base + "/metrics", timeout=5).text)
+            if not after:
+                raise RuntimeError(f"/metrics has no {LAG_METRIC} histogram")
+            lag_s = quantile_upper_bound(before, after, args.quantile)
+        except (RuntimeError, httpx.HTTPError) as exc:
+            print(f"validate_event_loop: cannot check: {exc}", file=sys.stderr)
+            return 2
+    failed = sum(count for status, count in statuses.items() if not 200 <= status < 300)
+    print(
+        f"validate_event_loop: {sent} requests at {args.rate:.0f}/s, statuses {statuses}; "
+        f"loop lag p{args.quantile * 100:g} <= {lag_s * 1000:g} ms "
+        f"(threshold {args.threshold_ms:g} ms)"
+    )
+    if failed:
+        print(f"validate_event_loop: {failed} requests failed", file=sys.stderr)
+        return 2
+    if lag_s * 1000 > args.threshold_ms:
+        print("validate_event_loop: FAIL: the event loop lags over the threshold", file=sys.stderr)
+        return 1
+    print("validate_event_loop: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

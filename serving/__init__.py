@@ -1,0 +1,1 @@
+"""converge's async serving app: JVM-free champion scoring behind FastAPI."""

@@ -1,0 +1,1 @@
+"""HTTP side of the serving app: dependencies, middleware and routes."""

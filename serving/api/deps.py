@@ -1,0 +1,34 @@
+"""Annotated dependencies: a route's signature says which part of the serving state it uses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.metrics import ServingMetrics
+from serving.predictor import Predictor
+from serving.state import ServingState
+
+
+def get_state(request: Request) -> ServingState:
+    """The state the lifespan built."""
+    state: ServingState = request.app.state.serving
+    return state
+
+
+StateDep = Annotated[ServingState, Depends(get_state)]
+
+
+def get_predictor(state: StateDep) -> Predictor:
+    """The predictor (feature lookup + micro-batched scoring)."""
+    return state.predictor
+
+
+def get_metrics(state: StateDep) -> ServingMetrics:
+    """The app's Prometheus metrics."""
+    return state.metrics
+
+
+PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]

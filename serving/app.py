@@ -1,0 +1,142 @@
+"""The serving app factory and its lifespan: connections, breakers, model, background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from serving.api.errors import validation_error
+from serving.api.middleware import LatencyMiddleware
+from serving.api.routes import health, metrics, predict
+from serving.breaker import AioBreaker, BreakerState
+from serving.config import ServingSettings, get_serving_settings
+from serving.features import FeatureLookup
+from serving.graphql.router import graphql_router
+from serving.loop_monitor import monitor_loop_lag
+from serving.metrics import ServingMetrics
+from serving.model_holder import ModelHolder
+from serving.predictor import Predictor
+from serving.state import ServingState
+from shared.db import database_url
+from shared.settings import Settings, get_settings
+from shared.versions import pinned_versions
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    serving_settings: ServingSettings | None = None, settings: Settings | None = None
+) -> FastAPI:
+    """A serving app; settings default to the environment's."""
+    serving_settings = serving_settings or get_serving_settings()
+    settings = settings or get_settings()
+    metrics_ = ServingMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _serving_state(serving_settings, settings, metrics_) as state:
+            app.state.serving = state
+            yield
+
+    app = FastAPI(title="converge serving", lifespan=lifespan)
+    app.add_middleware(LatencyMiddleware, metrics=metrics_)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(predict.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(graphql_router(serving_settings.graphql_max_depth), prefix="/graphql")
+    return app
+
+
+def _breaker(name: str, cfg: ServingSettings, metrics_: ServingMetrics) -> AioBreaker:
+    def changed(dependency: str, state: BreakerState) -> None:
+        metrics_.set_breaker_state(dependency, state)
+        log.warning("%s circuit breaker is now %s", dependency, state.value)
+
+    return AioBreaker(
+        name,
+        fail_max=cfg.breaker_fail_max,
+        reset_timeout_s=cfg.breaker_reset_timeout_s,
+        on_state_change=changed,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _serving_state(
+    cfg: ServingSettings, settings: Settings, metrics_: ServingMetrics
+) -> AsyncIterator[ServingState]:
+    """Build every long-lived part, load the champion, run the background tasks; close on exit."""
+    db_url = database_url(settings)
+    cache_dir = Path(cfg.model_cache_dir or settings.converge_home / "serving" / "models")
+    holder = ModelHolder(
+        db_url,
+        artifact_store_uri=settings.resolved_artifact_store_uri,
+        expected_h2o_version=pinned_versions().h2o_version,
+        cache_dir=cache_dir,
+        metrics=metrics_,
+        poll_interval_s=cfg.model_poll_interval_s,
+    )
+    await holder.start()  # raises (and so stops start-up) when the champion is refused
+
+    breakers = {name: _breaker(name, cfg, metrics_) for name in ("redis", "postgres")}
+    # A blocking pool: past max connections a call waits (within its timeout) instead of failing.
+    redis = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=cfg.redis_pool_max_size,
+            timeout=cfg.redis_timeout_s,
+            socket_connect_timeout=cfg.redis_timeout_s,
+            socket_timeout=cfg.redis_timeout_s,
+        )
+    )
+    pool = AsyncConnectionPool(
+        db_url, min_size=1, max_size=cfg.db_pool_max_size, open=False, timeout=cfg.db_timeout_s
+    )
+    await pool.open(wait=False)
+    executor = ThreadPoolExecutor(cfg.executor_workers, thread_name_prefix="converge-score")
+    lookup = FeatureLookup(
+        redis,
+        pool,
+        redis_breaker=breakers["redis"],
+        db_breaker=breakers["postgres"],
+        redis_timeout_s=cfg.redis_timeout_s,
+        db_timeout_s=cfg.db_timeout_s,
+        default_features=cfg.default_features,
+        cache_ttl_s=cfg.cache_ttl_s,
+        key_prefix=cfg.cache_key_prefix,
+        metrics=metrics_,
+    )
+    predictor = Predictor(
+        holder,
+        lookup,
+        executor,
+        max_wait_s=cfg.batch_max_wait_ms / 1000,
+        max_size=cfg.batch_max_size,
+        on_batch=metrics_.batch_size.observe,
+    )
+    tasks = [
+        asyncio.create_task(
+            monitor_loop_lag(metrics_.loop_lag, cfg.loop_lag_interval_s, cfg.loop_lag_warning_ms),
+            name="loop-lag-monitor",
+        ),
+        asyncio.create_task(holder.follow(), name="champion-follower"),
+    ]
+    try:
+        yield ServingState(cfg, metrics_, pool, holder, predictor, breakers)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await predictor.drain()
+        executor.shutdown(wait=True)
+        await pool.close()
+        await redis.aclose()

@@ -1,0 +1,116 @@
+"""Micro-batching: concurrent requests share one vectorized scoring call run in a thread pool.
+
+A request's rows wait at most `max_wait_s` for company, and a batch is flushed as soon as it holds
+`max_size` rows. Scoring runs through `run_in_executor`, never on the event loop; this pays off
+because the MOJO runtime spends its time in numpy/numba, which release the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+@dataclass
+class _Pending(Generic[In, Out]):
+    rows: Sequence[In]
+    future: asyncio.Future[list[Out]] = field(repr=False)
+
+
+class MicroBatcher(Generic[In, Out]):
+    """Collects rows from concurrent callers and scores them together with `score` off the loop."""
+
+    def __init__(
+        self,
+        score: Callable[[list[In]], list[Out]],
+        executor: Executor,
+        *,
+        max_wait_s: float,
+        max_size: int,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self._score = score
+        self._executor = executor
+        self._max_wait_s = max_wait_s
+        self._max_size = max_size
+        self._on_batch = on_batch
+        self._pending: list[_Pending[In, Out]] = []
+        self._pending_rows = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def submit(self, rows: Sequence[In]) -> list[Out]:
+        """Score `rows` (in order) as part of the next batch."""
+        loop = asyncio.get_running_loop()
+        item: _Pending[In, Out] = _Pending(rows, loop.create_future())
+        self._pending.append(item)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= self._max_size or self._max_wait_s == 0:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self._max_wait_s, self._flush)
+        return await item.future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending, self._pending_rows = self._pending, [], 0
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[_Pending[In, Out]]) -> None:
+        rows = [row for item in batch for row in item.rows]
+        if self._on_batch is not None:
+            self._on_batch(len(rows))
+        try:
+            results = await self._score_off_loop(rows)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return
+            # One caller's bad rows must not fail the others: score each caller on its own.
+            await asyncio.gather(
+                *(_settle(item, self._score_off_loop(list(item.rows))) for item in batch)
+            )
+            return
+        start = 0
+        for item in batch:
+            end = start + len(item.rows)
+            if not item.future.done():  # the caller may have been cancelled meanwhile
+                item.future.set_result(results[start:end])
+            start = end
+
+    async def _score_off_loop(self, rows: list[In]) -> list[Out]:
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, self._score, rows)
+        if len(results) != len(rows):
+            raise RuntimeError(f"scorer returned {len(results)} results for {len(rows)} rows")
+        return results
+
+    async def drain(self) -> None:
+        """Flush what is pending and wait for every running batch (used at shutdown)."""
+        self._flush()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+
+async def _settle(item: _Pending[In, Out], scoring: Awaitable[list[Out]]) -> None:
+    """Resolve one caller's future with its scores or its scoring error."""
+    try:
+        results = await scoring
+    except Exception as exc:  # handed to the caller, who turns it into a response
+        if not item.future.done():
+            item.future.set_exception(exc)
+        return
+    if not item.future.done():
+        item.future.set_result(results)

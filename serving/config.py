@@ -1,0 +1,74 @@
+"""Serving-only settings (env prefix CONVERGE_SERVING_); connection URLs come from shared.settings."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.schemas import FeatureValue
+
+
+class ServingSettings(BaseSettings):
+    """Knobs of the serving app: executor, micro-batching, breakers, cache, model follow-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVERGE_SERVING_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    executor_workers: int = Field(
+        default_factory=lambda: (os.cpu_count() or 1) * 2,
+        ge=1,
+        description="Threads scoring the model off the event loop (default: cores x 2).",
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0, ge=0, le=50, description="Longest a request waits for others to share a batch."
+    )
+    batch_max_size: int = Field(default=256, ge=1, description="Most rows in one scoring call.")
+    breaker_fail_max: int = Field(default=5, ge=1, description="Failures that open a breaker.")
+    breaker_reset_timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds a breaker stays open before one probe is let through."
+    )
+    redis_timeout_s: float = Field(
+        default=0.25, gt=0, description="Budget of one Redis call; a slower call counts as a failure."
+    )
+    db_timeout_s: float = Field(
+        default=0.5, gt=0, description="Budget of one feature query; a slower one counts as a failure."
+    )
+    redis_pool_max_size: int = Field(default=50, ge=1, description="Connections to Redis.")
+    db_pool_max_size: int = Field(default=10, ge=1, description="Connections in the feature pool.")
+    default_features: dict[str, FeatureValue] = Field(
+        default_factory=dict,
+        description="Feature vector served when neither Redis nor PostgreSQL can (JSON object).",
+    )
+    cache_ttl_s: int = Field(default=300, ge=1, description="TTL of features written back to Redis.")
+    cache_key_prefix: str = Field(default="converge:features:", description="Redis key prefix.")
+    model_poll_interval_s: float = Field(
+        default=30.0, gt=0, description="Champion polling period, the safety net under LISTEN."
+    )
+    model_cache_dir: str | None = Field(
+        default=None, description="Where fetched MOJOs are kept (default: CONVERGE_HOME/serving)."
+    )
+    loop_lag_interval_s: float = Field(
+        default=0.1, gt=0, description="How often the loop monitor measures scheduling lag."
+    )
+    loop_lag_warning_ms: float = Field(
+        default=50.0, gt=0, description="Loop lag above which a warning is logged."
+    )
+    graphql_max_depth: int = Field(default=5, ge=1, description="Deepest GraphQL query accepted.")
+
+    @field_validator("default_features", mode="before")
+    @classmethod
+    def _no_empty_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict) and any(not key for key in value):
+            raise ValueError("default_features keys must be non-empty")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_serving_settings() -> ServingSettings:
+    """The process-wide serving settings, read once from the environment."""
+    return ServingSettings()

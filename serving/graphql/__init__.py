@@ -1,0 +1,1 @@
+"""The GraphQL API (Strawberry) at /graphql: features, predictions and the champion."""

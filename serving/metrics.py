@@ -1,0 +1,83 @@
+"""Prometheus metrics of one serving app, kept in the app's own registry (one per app instance)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from serving.breaker import BreakerState
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServingMetrics:
+    """Every metric the serving app exports, registered in a private CollectorRegistry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.request_latency = Histogram(
+            "converge_request_latency_seconds",
+            "HTTP request latency by route and status code.",
+            ["route", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "converge_event_loop_lag_seconds",
+            "How late the event loop woke a periodic timer (scheduling lag).",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "converge_breaker_state",
+            "1 for the state each dependency's circuit breaker is in, 0 for the others.",
+            ["dependency", "state"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "converge_feature_fallbacks",
+            "Feature lookups that fell through a failed dependency, by dependency and reason.",
+            ["dependency", "reason"],
+            registry=r,
+        )
+        self.feature_source = Counter(
+            "converge_feature_source",
+            "Entities whose features were served by each source.",
+            ["source"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "converge_batch_rows",
+            "Rows per vectorized scoring call.",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "converge_model_info",
+            "1 for the champion being served, labelled with its version and h2o_version.",
+            ["model_version", "h2o_version", "algo"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "converge_model_swaps", "Champions loaded and swapped in.", registry=r
+        )
+        self.model_refusals = Counter(
+            "converge_model_refusals",
+            "Champion artifacts refused at load time, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for dependency in ("redis", "postgres"):
+            self.set_breaker_state(dependency, BreakerState.CLOSED)
+
+    def set_breaker_state(self, dependency: str, state: BreakerState) -> None:
+        """Mark `state` as the one `dependency`'s breaker is in."""
+        for candidate in BreakerState:
+            self.breaker_state.labels(dependency, candidate.value).set(candidate is state)
+
+    def set_model(self, model_version: int, h2o_version: str, algo: str) -> None:
+        """Label the served champion (and only it) in converge_model_info."""
+        self.model_info.clear()
+        self.model_info.labels(str(model_version), h2o_version, algo).set(1)

@@ -1,0 +1,69 @@
+"""`load_mojo`: open and check an H2O-3 MOJO zip, or hand a Driverless AI pipeline to daimojo."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from shared.mojo.archive import MojoArchive, MojoInfo
+from shared.mojo.daimojo_backend import DaimojoModel, load_pipeline
+from shared.mojo.errors import UnsupportedMojoError
+from shared.mojo.model import MojoModel
+from shared.mojo.scorer import Scorer
+
+SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "stackedensemble")
+
+
+def load_mojo(path: str | Path) -> MojoModel | DaimojoModel:
+    """Load a MOJO; refuses (UnsupportedMojoError) anything it cannot score like genmodel does."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no MOJO file at {path}")
+    if not zipfile.is_zipfile(path):
+        if _is_driverless_pipeline(path):
+            return load_pipeline(path)
+        raise UnsupportedMojoError(
+            f"{path} is neither an H2O-3 MOJO zip nor a Driverless AI pipeline"
+        )
+    with zipfile.ZipFile(path) as bundle:
+        archive = MojoArchive(bundle)
+        if not archive.exists("model.ini"):
+            if archive.exists("mojo-pipeline/pipeline.mojo"):
+                raise UnsupportedMojoError(
+                    f"{path} is a Driverless AI mojo.zip: load the pipeline.mojo inside it"
+                )
+            raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
+        info = archive.model_info()
+        scorer = make_scorer(archive, info)
+    # Score one all-missing row now: it loads the compiled kernel (so the first request does not
+    # pay for it) and proves the model scores at all before anyone relies on it.
+    scorer.score(np.full((1, info.n_features), np.nan))
+    return MojoModel.from_info(info, scorer)
+
+
+def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
+    """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
+    from shared.mojo.ensemble import EnsembleScorer
+    from shared.mojo.glm import GlmScorer
+    from shared.mojo.tree_models import DrfScorer, GbmScorer
+    from shared.mojo.xgboost_model import XGBoostScorer
+
+    algo = info.algo
+    if algo == "gbm":
+        return GbmScorer(archive, info)
+    if algo == "drf":
+        return DrfScorer(archive, info)
+    if algo == "xgboost":
+        return XGBoostScorer(archive, info)
+    if algo == "glm":
+        return GlmScorer(archive, info)
+    if algo == "stackedensemble":
+        return EnsembleScorer(archive, info, make_scorer)
+    raise UnsupportedMojoError(f"algorithm '{algo}' (supported: {', '.join(SUPPORTED_ALGOS)})")
+
+
+def _is_driverless_pipeline(path: Path) -> bool:
+    # Driverless AI writes a FlatBuffers `pipeline.mojo`; H2O-3 MOJOs are always zips.
+    return path.suffix == ".mojo"

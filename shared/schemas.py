@@ -1,0 +1,109 @@
+"""Strict pydantic models that training and serving share unchanged: feature records and requests.
+
+Nothing here coerces: a string is never read as a number, a naive timestamp is never assumed to be
+UTC, NaN and infinity are refused. A rejected value yields a `ValidationError` whose location names
+the field; `record_errors` turns it into (field, reason) pairs for quarantine rows and messages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold U+0000: refusing it here keeps one bad cell from
+    # failing a whole ingest batch at COPY time.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _feature_value(value: object) -> float | int | str | bool | None:
+    # One validator instead of a pydantic union, so a rejected value gets one clear reason
+    # rather than one error per union member.
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, not {value}")
+        return value
+    if isinstance(value, str):
+        return _no_nul(value)
+    raise ValueError(f"must be a number, string, boolean or null, not {type(value).__name__}")
+
+
+FeatureKey = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=256), AfterValidator(_no_nul)
+]
+# 512 characters keeps every entity_id well inside a btree index entry.
+EntityId = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=512), AfterValidator(_no_nul)
+]
+FeatureValue = Annotated[
+    float | int | str | bool | None,
+    PlainValidator(_feature_value, json_schema_input_type=float | int | str | bool | None),
+]
+"""One feature value: a finite number, a string or a boolean; None is a missing value."""
+
+FeatureMap = dict[FeatureKey, FeatureValue]
+
+MAX_ENTITIES_PER_REQUEST = 1000
+
+
+class FeatureRecord(BaseModel):
+    """One row of the feature store: an entity's features as of one event time."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    entity_id: EntityId
+    event_timestamp: AwareDatetime
+    dynamic_features: FeatureMap
+
+
+class PredictionRequest(BaseModel):
+    """A scoring request: exactly one of an entity, a list of entities, or inline features."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    entity_id: EntityId | None = None
+    entity_ids: (
+        Annotated[list[EntityId], Field(min_length=1, max_length=MAX_ENTITIES_PER_REQUEST)] | None
+    ) = None
+    features: FeatureMap | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_subject(self) -> Self:
+        given = [
+            name
+            for name in ("entity_id", "entity_ids", "features")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"exactly one of entity_id, entity_ids, features must be given (got: {found})"
+            )
+        return self
+
+
+def record_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """The (field, reason) pairs of a validation error; the field is a dotted path."""
+    pairs = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "record"
+        pairs.append((field, error["msg"].removeprefix("Value error, ")))
+    return pairs

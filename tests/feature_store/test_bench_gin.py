@@ -1,0 +1,51 @@
+"""The GIN benchmark at a tiny size: it runs end to end and leaves no scratch database behind."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from bench.gin import command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scratch_databases(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        query = "SELECT datname FROM pg_database WHERE datname LIKE 'converge_bench_gin_%'"
+        return {row[0] for row in conn.execute(query)}
+
+
+def test_bench_gin_smoke_run_prints_figures_and_drops_its_database(database_url: str) -> None:
+    before = _scratch_databases(database_url)
+    args = ["--rows", "2000", "--runs", "20", "--database-url", database_url]
+    result = CliRunner().invoke(command, args)
+
+    assert result.exit_code == 0, result.output
+    assert re.search(r"jsonb_path_ops .*index/table \d\.\d{3}.*plan uses GIN: True", result.output)
+    assert re.search(r"jsonb_ops .*index/table \d\.\d{3}", result.output)
+    assert re.search(r"50 entities latest\(\) +p50 +\d+\.\d{3} ms", result.output)
+    assert re.search(r"50 entities LATERAL .*LATERAL/latest p50 \d+\.\d\dx", result.output)
+    name = re.search(r"scratch database (\S+)", result.output)
+    assert name and name.group(1) not in _scratch_databases(database_url)
+    assert _scratch_databases(database_url) <= before
+
+
+def test_script_wraps_the_same_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = ROOT / "scripts" / "benchmark_gin_index.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(script), run_name="__main__")
+
+    assert exited.value.code == 0
+    usage = capsys.readouterr().out
+    assert "Usage: benchmark_gin_index.py [OPTIONS]" in usage
+    assert "--table [feature_store]" in usage and "--rows" in usage

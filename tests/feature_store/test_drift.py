@@ -1,0 +1,101 @@
+"""Drift on a real PostgreSQL: new keys, changed types and keys that stopped arriving."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from shared.feature_store import drift_events, ingest_file
+
+Writer = Callable[[str, str], Path]
+
+
+def _kinds(conn: psycopg.Connection, since: datetime | None = None) -> list[tuple[str, str]]:
+    return [(event.feature_key, event.kind) for event in drift_events(conn, since)]
+
+
+def test_new_keys_are_recorded_once_and_queryable_without_ddl(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    first = ingest_file(
+        conn, write_csv("1.csv", "id,ts,age\na,2024-01-01T00:00:00Z,3\n"), "id", "ts"
+    )
+    second = ingest_file(
+        conn, write_csv("2.csv", "id,ts,age,tier\na,2024-01-02T00:00:00Z,4,gold\n"), "id", "ts"
+    )
+
+    assert [(e.feature_key, e.kind, e.detail["value_type"]) for e in first.drift] == [
+        ("age", "new_key", "number")
+    ]
+    assert [(e.feature_key, e.kind) for e in second.drift] == [("tier", "new_key")]
+    found = conn.execute(
+        "SELECT entity_id FROM feature_store WHERE dynamic_features @> %s::jsonb",
+        ('{"tier": "gold"}',),
+    ).fetchall()
+    assert found == [("a",)]
+    definitions = conn.execute(
+        "SELECT feature_key, value_type, first_seen, last_seen FROM feature_definitions ORDER BY 1"
+    ).fetchall()
+    assert definitions == [
+        ("age", "number", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)),
+        ("tier", "string", datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)),
+    ]
+
+
+def test_changed_type_is_reported_and_values_quarantined_not_coerced(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    ingest_file(conn, write_csv("1.csv", "id,ts,age\na,2024-01-01T00:00:00Z,3\n"), "id", "ts")
+    text = "id,ts,age\nb,2024-01-02T00:00:00Z,young\nc,2024-01-02T00:00:00Z,old\n"
+    summary = ingest_file(conn, write_csv("2.csv", text), "id", "ts")
+
+    [event] = summary.drift
+    assert (event.feature_key, event.kind) == ("age", "type_changed")
+    assert event.detail == {"expected": "number", "found": "string", "rows": 2}
+    assert summary.rows_quarantined == 2
+    assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (1,)
+    assert conn.execute("SELECT value_type FROM feature_definitions").fetchall() == [("number",)]
+
+
+def test_digits_in_a_string_column_are_text_not_drift(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    ingest_file(conn, write_csv("1.csv", "id,ts,zip\na,2024-01-01T00:00:00Z,N1 9GU\n"), "id", "ts")
+    summary = ingest_file(
+        conn, write_csv("2.csv", "id,ts,zip\nb,2024-01-02T00:00:00Z,02134\n"), "id", "ts"
+    )
+
+    assert (summary.rows_written, summary.drift) == (1, [])
+    row = conn.execute(
+        "SELECT dynamic_features FROM feature_store WHERE entity_id = 'b'"
+    ).fetchone()
+    assert row == ({"zip": "02134"},)
+
+
+def test_key_that_stopped_arriving_is_reported_once(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    ingest_file(
+        conn, write_csv("1.csv", "id,ts,age,tier\na,2024-01-01T00:00:00Z,3,gold\n"), "id", "ts"
+    )
+    backfill = ingest_file(
+        conn, write_csv("0.csv", "id,ts,age\na,2023-06-01T00:00:00Z,2\n"), "id", "ts"
+    )
+    later = ingest_file(
+        conn, write_csv("2.csv", "id,ts,age\na,2024-02-01T00:00:00Z,4\n"), "id", "ts"
+    )
+    again = ingest_file(
+        conn, write_csv("3.csv", "id,ts,age\na,2024-03-01T00:00:00Z,5\n"), "id", "ts"
+    )
+
+    # Older event times than tier's last_seen say nothing about tier having stopped.
+    assert backfill.drift == []
+    [event] = later.drift
+    assert (event.feature_key, event.kind) == ("tier", "stopped_arriving")
+    assert datetime.fromisoformat(event.detail["last_seen"]) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert again.drift == []
+    assert _kinds(conn, since=event.detected_at) == [("tier", "stopped_arriving")]
+    assert len(_kinds(conn)) == 3

@@ -1,0 +1,92 @@
+"""`converge ingest` through click's runner against a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from converge.cli import cli
+from shared.settings import get_settings
+
+GOOD = "customer,ts,age\nc1,2024-01-01T00:00:00Z,30\nc2,2024-01-01T00:00:00Z,41\n"
+BAD = GOOD + "c3,2024-01-02T00:00:00Z,abc\nc4,2024-01-02 00:00:00,5\n"
+
+
+@pytest.fixture(autouse=True)
+def _database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _ingest(path: Path, *extra: str) -> Result:
+    args = ["ingest", str(path), "--entity-col", "customer", "--timestamp-col", "ts", *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def test_summary_and_strict_exit_code(
+    database_url: str, write_csv: Callable[[str, str], Path]
+) -> None:
+    result = _ingest(write_csv("bad.csv", BAD), "--strict", "--batch-size", "2")
+
+    assert result.exit_code == 1
+    assert "rows read: 4\nrows written: 2\nrows already stored (duplicates): 0\n" in result.output
+    assert "rows quarantined: 2" in result.output
+    assert "row 3 entity='c3' age: expected a number, got text 'abc'" in result.output
+    assert "new_key: age" in result.output
+    assert "--strict: 2 row(s) rejected" in result.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (2,)
+
+
+def test_without_strict_rejections_exit_zero_and_reingest_counts_duplicates(
+    write_csv: Callable[[str, str], Path],
+) -> None:
+    path = write_csv("bad.csv", BAD)
+    assert _ingest(path).exit_code == 0
+    again = _ingest(path, "--assume-timezone", "UTC")
+
+    assert again.exit_code == 0, again.output
+    assert (
+        "rows written: 1\nrows already stored (duplicates): 2\nrows quarantined: 1" in again.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "text", "message"),
+    [
+        (("--assume-timezone", "Mars/Olympus"), GOOD, "unknown time zone 'Mars/Olympus'"),
+        (("--batch-size", "0"), GOOD, "--batch-size"),
+        ((), "id,ts,age\n", "entity column 'customer' is not in the source columns"),
+        ((), GOOD + "c9,2024-01-01T00:00:00Z,1,extra\n", "Expected 3 fields in line 4, saw 4"),
+    ],
+)
+def test_bad_invocations_exit_non_zero_naming_the_problem(
+    write_csv: Callable[[str, str], Path], extra: tuple[str, ...], text: str, message: str
+) -> None:
+    result = _ingest(write_csv("f.csv", text), *extra)
+
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_a_database_failure_is_reported_and_the_batch_rolled_back(
+    database_url: str, write_csv: Callable[[str, str], Path]
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # A real constraint violation when the batch writes its quarantine rows.
+        conn.execute(
+            "ALTER TABLE ingest_quarantine ADD CONSTRAINT short_reasons CHECK (length(reason) < 5)"
+        )
+    result = _ingest(write_csv("bad.csv", BAD), "--batch-size", "10")
+
+    assert result.exit_code == 1
+    assert "the batch starting at row 1 failed and was rolled back" in result.output
+    assert "short_reasons" in result.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (0,)

@@ -1,0 +1,90 @@
+"""Anything the runtime cannot score exactly like genmodel is refused at load time, naming what."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shared.mojo import UnsupportedMojoError, load_mojo
+from tests.mojo.conftest import ParityCase
+from tests.mojo.mojo_edit import rewrite_mojo, set_info
+
+# (case to start from, model.ini key, new value, text the error must contain)
+TOP_LEVEL_EDITS = [
+    ("gbm-prostate_binomial", "algo", "deeplearning", "algorithm 'deeplearning'"),
+    ("gbm-prostate_binomial", "mojo_version", "1.50", "mojo_version 1.50"),
+    ("drf-prostate_regression", "mojo_version", "1.30", "mojo_version 1.30"),
+    ("xgboost-prostate_binomial", "mojo_version", "1.00", "mojo_version 1.00"),
+    ("glm-prostate_binomial", "mojo_version", "1.10", "mojo_version 1.10"),
+    ("gbm-prostate_binomial", "category", "Clustering", "category 'Clustering'"),
+    ("gbm-prostate_binomial", "balance_classes", "true", "balance_classes"),
+    ("gbm-prostate_binomial", "calib_method", "platt", "calibration"),
+    ("gbm-prostate_binomial", "_genmodel_encoding", "OneHotExplicit", "OneHotExplicit"),
+    ("gbm-prostate_binomial", "offset_column", "PSA", "offset"),
+    ("gbm-prostate_regression", "distribution", "custom", "distribution 'custom'"),
+    ("gbm-prostate_regression", "link_function", "ologit", "link function 'ologit'"),
+    ("glm-prostate_regression", "family", "tweedie", "family 'tweedie'"),
+    ("glm-prostate_regression", "mean_imputation", "false", "MeanImputation"),
+    ("xgboost-prostate_binomial", "booster", "dart", "booster 'dart'"),
+    ("xgboost-prostate_binomial", "has_offset", "true", "offset"),
+    ("stackedensemble-prostate_binomial", "metalearner_transform", "Logit", "Logit"),
+]
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize(("case", "key", "value", "named"), TOP_LEVEL_EDITS)
+def test_refuses_what_it_cannot_honour(
+    case: str, key: str, value: str, named: str, parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    source = parity_cases[case].mojo
+    edited = rewrite_mojo(
+        source,
+        tmp_path / "edited.zip",
+        lambda name, text: set_info(text, key, value) if name == "model.ini" else text,
+    )
+    load_mojo(source)  # the unedited model loads, so the edit is what is refused
+    with pytest.raises(UnsupportedMojoError, match=named):
+        load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_an_ensemble_whose_base_model_is_unsupported(
+    parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    edited = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "edited.zip",
+        lambda name, text: set_info(text, "algo", "deeplearning") if "/GBM/" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match="algorithm 'deeplearning'"):
+        load_mojo(edited)
+
+
+def test_refuses_a_zip_that_is_not_a_mojo(tmp_path: Path) -> None:
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.writestr("readme.txt", "hello")
+    with pytest.raises(UnsupportedMojoError, match=r"without model\.ini"):
+        load_mojo(path)
+
+
+def test_refuses_a_driverless_ai_mojo_zip_with_a_pointer_to_the_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "mojo.zip"
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.writestr("mojo-pipeline/pipeline.mojo", b"\x00\x01")
+    with pytest.raises(UnsupportedMojoError, match=r"pipeline\.mojo inside it"):
+        load_mojo(path)
+
+
+def test_refuses_a_file_that_is_neither(tmp_path: Path) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"not a model")
+    with pytest.raises(UnsupportedMojoError, match="neither an H2O-3 MOJO"):
+        load_mojo(path)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no MOJO file"):
+        load_mojo(tmp_path / "absent.zip")

@@ -1,0 +1,118 @@
+"""`converge registry ...` against a real database: output, exit codes and refusals."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from converge.cli import cli
+from shared.registry import current_champion, promotion_history, register_model
+from shared.settings import get_settings
+from tests.registry.factories import new_model
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Invoke `converge registry ...` with DATABASE_URL pointing at the test database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["registry", *args])
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_promote_champion_rollback_round_trip(run: Any, conn: psycopg.Connection[Any]) -> None:
+    first = register_model(conn, new_model())
+    second = register_model(conn, new_model(algo="drf"))
+    assert run("champion").exit_code == 1
+
+    promoted = run("promote", str(first.model_version), "--reason", "baseline")
+    assert promoted.exit_code == 0, promoted.output
+    assert run("promote", str(second.model_version), "--reason", "better").exit_code == 0
+
+    champion = run("champion")
+    assert champion.exit_code == 0
+    assert f"model_version {second.model_version} (drf" in champion.output
+    assert second.artifact_sha256 in champion.output
+
+    rolled = run("rollback", str(first.model_version), "--reason", "drift")
+    assert rolled.exit_code == 0, rolled.output
+    assert f"rollback from {second.model_version}: drift" in rolled.output
+    current = current_champion(conn)
+    assert current is not None and current.model.model_version == first.model_version
+
+    listing = run("list")
+    starred = [line for line in listing.output.splitlines() if line.startswith("*")]
+    assert len(starred) == 1 and f" {first.model_version}  gbm" in starred[0]
+    history = run("history").output.splitlines()
+    assert len(history) == 3 and "drift" in history[0]
+
+
+def test_show_and_json_output(run: Any, conn: psycopg.Connection[Any]) -> None:
+    model = register_model(conn, new_model())
+    run("promote", str(model.model_version), "--reason", "json")
+
+    shown = json.loads(run("show", str(model.model_version)).output)
+    assert shown["artifact_uri"] == model.artifact_uri
+    assert shown["feature_list"] == list(model.feature_list)
+    listed = json.loads(run("list", "--json").output)
+    assert [m["model_version"] for m in listed] == [model.model_version]
+    champion = json.loads(run("champion", "--json").output)
+    assert champion["model"]["model_version"] == model.model_version
+    assert champion["reason"] == "json"
+
+
+def test_refusals_exit_non_zero_with_the_cause(run: Any, conn: psycopg.Connection[Any]) -> None:
+    mismatched = register_model(conn, new_model(h2o_version="3.44.0.3"))
+
+    refused = run("promote", str(mismatched.model_version), "--reason", "try")
+    assert refused.exit_code == 1
+    assert "3.44.0.3" in refused.output and "--allow-version-mismatch" in refused.output
+    assert "(!= versions.env)" in run("list").output
+
+    missing = run("show", "424242")
+    assert missing.exit_code == 1 and "no model with model_version 424242" in missing.output
+    no_reason = run("promote", str(mismatched.model_version))
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    bad_version = run("promote", "zero", "--reason", "x")
+    assert bad_version.exit_code == 2 and "MODEL_VERSION" in bad_version.output
+    assert promotion_history(conn) == []
+
+    allowed = run(
+        "promote", str(mismatched.model_version), "--reason", "ok", "--allow-version-mismatch"
+    )
+    assert allowed.exit_code == 0 and "(!= versions.env)" in allowed.output
+
+
+def test_unreachable_database_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Nothing listens on `port` once the socket is closed.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/converge")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["registry", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "cannot reach the converge database" in result.output and str(port) in result.output
+
+
+def test_missing_versions_file_is_a_clear_error(
+    run: Any, monkeypatch: pytest.MonkeyPatch, conn: psycopg.Connection[Any]
+) -> None:
+    register_model(conn, new_model())
+    monkeypatch.setenv("CONVERGE_VERSIONS_FILE", "/nonexistent/versions.env")
+    result = run("list")
+    assert result.exit_code == 1
+    assert "/nonexistent/versions.env not found" in result.output

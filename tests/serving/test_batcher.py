@@ -1,0 +1,100 @@
+"""The micro-batcher: concurrent callers share one scoring call, each gets its own rows back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from serving.batcher import MicroBatcher
+
+
+class Doubler:
+    """A scorer that records each batch and the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, rows: list[int]) -> list[int]:
+        self.batches.append(list(rows))
+        self.threads.add(threading.current_thread().name)
+        return [row * 2 for row in rows]
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(2, thread_name_prefix="score")
+    yield pool
+    pool.shutdown()
+
+
+async def test_concurrent_requests_share_one_batch(executor: ThreadPoolExecutor) -> None:
+    scorer = Doubler()
+    sizes: list[int] = []
+    batcher = MicroBatcher(scorer, executor, max_wait_s=0.05, max_size=1000, on_batch=sizes.append)
+    results = await asyncio.gather(*(batcher.submit([i, i + 100]) for i in range(20)))
+    assert results == [[2 * i, 2 * (i + 100)] for i in range(20)]
+    assert len(scorer.batches) == 1 and sizes == [40]
+    assert scorer.threads and all(name.startswith("score") for name in scorer.threads)
+
+
+async def test_full_batch_flushes_without_waiting(executor: ThreadPoolExecutor) -> None:
+    scorer = Doubler()
+    batcher = MicroBatcher(scorer, executor, max_wait_s=10.0, max_size=4)
+    async with asyncio.timeout(2):  # the 10 s wait would blow this if size did not flush
+        results = await asyncio.gather(*(batcher.submit([i]) for i in range(8)))
+    assert results == [[2 * i] for i in range(8)]
+    assert [len(batch) for batch in scorer.batches] == [4, 4]
+
+
+async def test_scoring_error_reaches_every_caller_of_the_batch(
+    executor: ThreadPoolExecutor,
+) -> None:
+    def broken(rows: list[int]) -> list[int]:
+        raise ValueError(f"cannot score {len(rows)} rows")
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(broken, executor, max_wait_s=0.01, max_size=100)
+    results = await asyncio.gather(
+        *(batcher.submit([i]) for i in range(3)), return_exceptions=True
+    )
+    # Each caller is retried alone, so each sees the error of its own rows.
+    assert all(isinstance(r, ValueError) and "cannot score 1 rows" in str(r) for r in results)
+    # The batcher still works after a failed batch.
+    ok: MicroBatcher[int, int] = MicroBatcher(Doubler(), executor, max_wait_s=0.0, max_size=10)
+    assert await ok.submit([5]) == [10]
+
+
+async def test_one_callers_bad_rows_do_not_fail_the_others(
+    executor: ThreadPoolExecutor,
+) -> None:
+    def strict(rows: list[int]) -> list[int]:
+        if any(row < 0 for row in rows):
+            raise ValueError("negative row")
+        return [row * 2 for row in rows]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(strict, executor, max_wait_s=0.05, max_size=100)
+    results = await asyncio.gather(
+        batcher.submit([1]), batcher.submit([-1]), batcher.submit([3, 4]), return_exceptions=True
+    )
+    assert results[0] == [2] and results[2] == [6, 8]
+    assert isinstance(results[1], ValueError)
+
+
+async def test_wrong_result_count_is_an_error(executor: ThreadPoolExecutor) -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        lambda rows: rows[:-1], executor, max_wait_s=0.0, max_size=10
+    )
+    with pytest.raises(RuntimeError, match="1 results for 2 rows"):
+        await batcher.submit([1, 2])
+
+
+async def test_drain_finishes_pending_work(executor: ThreadPoolExecutor) -> None:
+    batcher = MicroBatcher(Doubler(), executor, max_wait_s=10.0, max_size=100)
+    pending = asyncio.create_task(batcher.submit([3]))
+    await asyncio.sleep(0)
+    await batcher.drain()
+    assert await pending == [6]

@@ -1,0 +1,108 @@
+"""Start-up: no champion yet (503 with the reason), refused champions, and request validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serving.model_holder import ModelRefusedError
+from shared.versions import pinned_versions
+from tests.serving.client import metric, running_app
+from tests.serving.conftest import (
+    Registry,
+    TrainedMojo,
+    serving_settings,
+    settings_for,
+    with_other_h2o_version,
+)
+
+
+async def test_without_champion_the_app_runs_but_is_not_ready(
+    registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        assert (await client.get("/health")).json() == {"status": "ok"}
+        ready = await client.get("/ready")
+        assert ready.status_code == 503
+        assert "no champion is registered" in ready.json()["reason"]
+        assert ready.json()["breakers"] == {"redis": "closed", "postgres": "closed"}
+        predicted = await client.post("/v1/predict", json={"entity_id": "e1"})
+        assert predicted.status_code == 503
+        assert "no champion is registered" in predicted.json()["detail"]
+        graphql = await client.post("/graphql", json={"query": "{ champion { modelVersion } }"})
+        assert graphql.json() == {"data": {"champion": None}}
+        text = (await client.get("/metrics")).text
+        assert metric(text, "converge_breaker_state", dependency="redis", state="closed") == 1.0
+        assert metric(text, "converge_request_latency_seconds_count", route="/ready",
+                      method="GET", status="503") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"entity_id": 5}, "entity_id"),
+        ({"entity_ids": []}, "entity_ids"),
+        ({"entity_ids": ["a", ""]}, "entity_ids"),
+        ({"features": {"AGE": float("inf")}}, "features"),
+        ({"features": {"AGE": [1, 2]}}, "features"),
+        ({"entity_id": "a", "features": {"AGE": 1}}, "exactly one of"),
+        ({"entity": "a"}, "entity"),
+    ],
+)
+async def test_bad_requests_get_422_naming_the_field(
+    registry: Registry, redis_url: str, tmp_path: Path, body: dict[str, object], field: str
+) -> None:
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        if body == {"features": {"AGE": float("inf")}}:
+            response = await client.post(
+                "/v1/predict", content=b'{"features": {"AGE": Infinity}}',
+                headers={"content-type": "application/json"},
+            )
+        else:
+            response = await client.post("/v1/predict", json=body)
+    assert response.status_code == 422
+    assert field in response.text
+
+
+@pytest.mark.h2o
+async def test_champion_from_another_h2o_version_stops_start_up(
+    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
+) -> None:
+    version = registry.register(trained_mojos[0], h2o_version="3.44.0.3")
+    registry.promote(version, allow_version_mismatch=True)
+    settings = settings_for(registry, redis_url, tmp_path)
+    with pytest.raises(ModelRefusedError) as refused:
+        async with running_app(serving_settings(tmp_path), settings):
+            pass
+    message = str(refused.value)
+    assert "3.44.0.3" in message and pinned_versions().h2o_version in message
+
+
+@pytest.mark.h2o
+async def test_mojo_written_by_another_h2o_version_stops_start_up(
+    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
+) -> None:
+    forged = with_other_h2o_version(trained_mojos[0].path, tmp_path / "old.zip", "3.40.0.1")
+    version = registry.register(TrainedMojo(forged, "gbm", trained_mojos[0].features))
+    registry.promote(version)
+    settings = settings_for(registry, redis_url, tmp_path)
+    with pytest.raises(ModelRefusedError, match=r"h2o 3\.40\.0\.1.*H2O_VERSION 3\.46"):
+        async with running_app(serving_settings(tmp_path), settings):
+            pass
+
+
+@pytest.mark.h2o
+async def test_corrupted_artifact_stops_start_up(
+    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
+) -> None:
+    version = registry.register(trained_mojos[0])
+    registry.promote(version)
+    stored = registry.artifact_path(version)
+    stored.write_bytes(stored.read_bytes() + b"tampered")
+    settings = settings_for(registry, redis_url, tmp_path)
+    with pytest.raises(ModelRefusedError, match=f"model_version {version} refused.*sha256"):
+        async with running_app(serving_settings(tmp_path), settings):
+            pass

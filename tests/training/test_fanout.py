@@ -1,0 +1,185 @@
+"""The training graph end to end on real H2O, PostgreSQL and dagster-daemon (BA-PROC-04/05/06).
+
+Seven configs go through the run queue under a pool limit of 2: six valid ones and one with an
+invalid hyperparameter. One pipeline run is shared by the assertions below (module fixture).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from psycopg import sql
+
+from assets.daemon import running_daemon
+from assets.leaderboard import CandidateResult, latest_candidates
+from assets.pipeline import PipelineResult, candidate_failures, train_all
+from shared.artifacts import open_artifact_store
+from shared.db.connection import with_database
+from shared.mojo import load_mojo
+from shared.registry import current_champion, list_models
+from shared.versions import pinned_versions
+from tests.conftest import ADMIN_URL
+from tests.training.conftest import WORKSPACE, drop_database, make_dagster_instance
+
+pytestmark = pytest.mark.h2o
+
+BROKEN = "gbm-learn_rate7.5"
+MATRIX = """
+gbm:
+  ntrees: 8
+  seed: 1
+  max_depth: [2, 4]
+  learn_rate: [0.1, 0.3, 7.5]
+drf:
+  ntrees: 8
+  seed: 1
+  max_depth: [4, 8]
+glm:
+  family: binomial
+  alpha: [0.5]
+"""
+# gbm learn_rate 7.5 is outside H2O's (0, 1]: H2O refuses it at train time.
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What the shared pipeline run left behind."""
+
+    result: PipelineResult
+    candidates: dict[str, CandidateResult]
+    instance: DagsterInstance
+    database_url: str
+    artifact_store_uri: str
+
+
+@pytest.fixture(scope="module")
+def fanout(
+    h2o_cluster: Any,
+    migrated_template: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FanOut]:
+    """Run the whole graph once with seven configs and a training pool limit of 2."""
+    tmp = tmp_path_factory.mktemp("fanout")
+    name = f"converge_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(migrated_template)
+            )
+        )
+    url = with_database(ADMIN_URL, name)
+    matrix = tmp / "model_configs.yaml"
+    matrix.write_text(MATRIX)
+    home = tmp / "dagster"
+    instance, dagster_db = make_dagster_instance(home, pool_limit=2)
+    env = {
+        "DATABASE_URL": url,
+        "ARTIFACT_STORE_URI": (tmp / "artifacts").as_uri(),
+        "CONVERGE_HOME": str(tmp / "converge"),
+        "CONVERGE_MODEL_CONFIGS": str(matrix),
+        "DAGSTER_HOME": str(home),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        try:
+            with running_daemon(home, WORKSPACE, env, tmp / "daemon.log"):
+                result = train_all(
+                    instance,
+                    WORKSPACE,
+                    pool_limit=2,
+                    features_config={"demo_entities": 1200},
+                    timeout_seconds=900,
+                )
+            candidates = latest_candidates(instance, list(result.candidate_runs))
+            yield FanOut(result, candidates, instance, url, env["ARTIFACT_STORE_URI"])
+        finally:
+            instance.dispose()
+            drop_database(dagster_db)
+            drop_database(name)
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals open at one moment."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+def test_max_overlap_counts_concurrent_intervals() -> None:
+    assert max_overlap([(0, 2), (1, 3), (2.5, 4)]) == 2
+    assert max_overlap([(0, 1), (1, 2)]) == 1  # an end before a start at the same instant
+    assert max_overlap([(0, 5), (1, 4), (2, 3)]) == 3
+
+
+def test_six_valid_configs_finish_and_the_broken_one_fails(fanout: FanOut) -> None:
+    statuses = fanout.result.candidate_status
+    assert len(statuses) == 7
+    assert statuses.pop(BROKEN) == DagsterRunStatus.FAILURE
+    assert set(statuses.values()) == {DagsterRunStatus.SUCCESS}
+    assert set(fanout.candidates) == set(statuses)
+
+
+def test_no_more_than_two_trainings_overlap(fanout: FanOut) -> None:
+    intervals = [
+        (c.training_started_at, c.training_finished_at) for c in fanout.candidates.values()
+    ]
+    assert len(intervals) == 6
+    assert max_overlap(intervals) <= 2
+    # The pool is what limits: with 2 slots and 6 runs, trainings did overlap pairwise.
+    assert max_overlap(intervals) == 2
+
+
+def test_broken_config_fails_with_h2o_reason(fanout: FanOut) -> None:
+    instance = fanout.instance
+    failures = candidate_failures(instance, fanout.result.candidate_runs)
+    assert list(failures) == [BROKEN]
+    assert f"config {BROKEN}: H2O refused to train" in failures[BROKEN]
+    assert "learn_rate" in failures[BROKEN]
+    run_id = fanout.result.candidate_runs[BROKEN]
+    assert instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)
+
+
+def test_champion_is_best_by_auc_and_registered(fanout: FanOut) -> None:
+    top_auc = max(c.metrics["auc"] for c in fanout.candidates.values())
+    expected = min(
+        (c for c in fanout.candidates.values() if c.metrics["auc"] == top_auc),
+        key=lambda c: c.config_name,
+    )
+    champion = fanout.result.champion
+    assert champion["config_name"] == expected.config_name
+    assert champion["promoted"] is True
+    assert champion["failed_or_missing"] == [BROKEN]
+    with psycopg.connect(fanout.database_url) as conn:
+        current = current_champion(conn)
+        models = list_models(conn)
+    assert current is not None
+    assert [m.model_version for m in models] == [current.model.model_version]
+    record = current.model
+    assert record.artifact_sha256 == expected.artifact_sha256
+    assert record.h2o_version == pinned_versions().h2o_version
+    assert record.h2o_version_matches
+    assert len(record.git_commit_sha) >= 40
+    assert record.metrics["auc"] == expected.metrics["auc"]
+    assert record.training_config["config_name"] == expected.config_name
+
+
+def test_champion_artifact_loads_in_jvm_free_runtime(fanout: FanOut, tmp_path: Path) -> None:
+    with psycopg.connect(fanout.database_url) as conn:
+        current = current_champion(conn)
+    assert current is not None
+    store = open_artifact_store(fanout.artifact_store_uri)
+    path = store.fetch_verified(current.model.artifact_uri, current.model.artifact_sha256, tmp_path)
+    model = load_mojo(path)
+    assert model.algo in {"gbm", "drf", "glm"}
+    assert set(current.model.feature_list) <= set(model.columns)
