@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from assets.jobs import candidate_job, features_job, prepare_training_job
-from assets.model_configs import model_config_partitions
+from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from resources.postgres import PostgresResource
 from resources.training_policy import TrainingPolicy
 from shared.feature_store import count_rows_ingested_since
@@ -57,10 +57,10 @@ def candidate_fanout_sensor(
     context: SensorEvaluationContext, asset_event: EventLogEntry
 ) -> SensorResult:
     """After the config matrix is materialized, queue one candidate run per config partition."""
-    configs = context.instance.get_dynamic_partitions(model_config_partitions.name)
+    configs = context.instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS)
     return SensorResult(
         run_requests=[
-            RunRequest(partition_key=name, run_key=f"{asset_event.storage_id}-{name}")
+            RunRequest(partition_key=name, run_key=f"{asset_event.timestamp}-{name}")
             for name in configs
         ]
     )

@@ -24,7 +24,7 @@ def candidate_model(
     model_configs: dict[str, ModelConfig],
     h2o: H2OResource,
     artifact_store: ArtifactStoreResource,
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     """Train the partition's config, store its MOJO by sha256 and record metrics and timings."""
     name = context.partition_key
     if name not in model_configs:

@@ -13,7 +13,7 @@ from dagster import (
 
 from assets.candidates import candidate_model
 from assets.leaderboard import CandidateResult, latest_candidates, leaderboard_markdown, rank
-from assets.model_configs import model_config_partitions
+from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from resources.registry import ModelRegistryResource
 from resources.training_policy import TrainingPolicy
 from shared.registry import NewModel, current_git_commit
@@ -39,7 +39,7 @@ def champion_model(
     model_registry: ModelRegistryResource,
 ) -> Output[dict[str, Any]]:
     """Register the best candidate; promote it only if it beats the champion by the margin."""
-    configs = context.instance.get_dynamic_partitions(model_config_partitions.name)
+    configs = context.instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS)
     candidates = latest_candidates(context.instance, configs)
     if not candidates:
         raise RuntimeError(f"no candidate of the {len(configs)} configs was trained successfully")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
-SNAPSHOT_EVERY = timedelta(days=7)
+SNAPSHOT_DAYS = 7
+SNAPSHOT_EVERY = timedelta(days=SNAPSHOT_DAYS)
 NEW_KEY_SNAPSHOT = 2
 SEGMENTS = ("consumer", "smb", "enterprise", "public")
 _SEGMENT_EFFECT = {"consumer": 0.4, "smb": 0.0, "enterprise": -0.6, "public": -0.2}
@@ -61,7 +62,8 @@ def generate_demo_data(entities: int = 1500, snapshots: int = 4, seed: int = 7) 
     # Each entity is labelled half a day after a random snapshot and depends on that snapshot.
     label_snapshot = rng.integers(0, snapshots, entities)
     as_of = features.set_index(["entity_id", "event_timestamp"])
-    seen = as_of.loc[list(zip(ids, START + label_snapshot * SNAPSHOT_EVERY, strict=True))]
+    label_times = START + pd.to_timedelta(label_snapshot * SNAPSHOT_DAYS, unit="D")
+    seen = as_of.loc[list(zip(ids, label_times, strict=True))]
     logit = (
         -0.03 * (seen["age"].to_numpy() - 45.0)
         - 0.8 * (np.log(seen["income"].to_numpy()) - 10.8)
@@ -73,7 +75,7 @@ def generate_demo_data(entities: int = 1500, snapshots: int = 4, seed: int = 7) 
     labels = pd.DataFrame(
         {
             "entity_id": ids,
-            "event_timestamp": START + label_snapshot * SNAPSHOT_EVERY + timedelta(hours=12),
+            "event_timestamp": label_times + timedelta(hours=12),
             "label": (rng.random(entities) < 1.0 / (1.0 + np.exp(-logit))).astype(int),
         }
     )

@@ -30,7 +30,7 @@ from shared.feature_store import drift_events, ingest_frame
 DEMO_SOURCE = "converge-demo-generator"
 
 
-class FeaturesConfig(Config):  # type: ignore[misc]
+class FeaturesConfig(Config):
     """Where features and labels come from: a file with a label column, or the demo generator."""
 
     source_path: str | None = Field(

@@ -12,7 +12,8 @@ from dagster import AssetExecutionContext, DynamicPartitionsDefinition, Metadata
 from resources.training_policy import TrainingPolicy
 
 ALGORITHMS = frozenset({"gbm", "drf", "glm", "xgboost"})
-model_config_partitions = DynamicPartitionsDefinition(name="model_configs")
+MODEL_CONFIG_PARTITIONS = "model_configs"
+model_config_partitions = DynamicPartitionsDefinition(name=MODEL_CONFIG_PARTITIONS)
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 
@@ -76,12 +77,12 @@ def model_configs(
     """The config matrix; registers one `model_configs` partition per config, drops stale ones."""
     configs = load_model_configs(training_policy.configs_path())
     wanted = [config.name for config in configs]
-    existing = set(context.instance.get_dynamic_partitions(model_config_partitions.name))
+    existing = set(context.instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS))
     added = [name for name in wanted if name not in existing]
     removed = sorted(existing - set(wanted))
-    context.instance.add_dynamic_partitions(model_config_partitions.name, added)
+    context.instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, added)
     for name in removed:
-        context.instance.delete_dynamic_partition(model_config_partitions.name, name)
+        context.instance.delete_dynamic_partition(MODEL_CONFIG_PARTITIONS, name)
     table = "\n".join(
         ["| config | algo | parameters |", "| --- | --- | --- |"]
         + [f"| {c.name} | {c.algo} | `{c.params}` |" for c in configs]

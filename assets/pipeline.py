@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRunStatus, JobDefinition
+from dagster import DagsterInstance, DagsterRunStatus, ExecuteInProcessResult
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster_shared.error import SerializableErrorInfo
 
+from assets.definitions import defs
 from assets.jobs import candidate_job, champion_job, features_job, prepare_training_job
-from assets.model_configs import model_config_partitions
+from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from assets.run_queue import submit_partition_runs, wait_for_runs, workspace_context
 from resources.dagster_home import set_training_pool_limit
 
@@ -35,24 +38,27 @@ class PipelineResult:
     champion: dict[str, Any]
 
 
-def _job(defs_job: Any) -> JobDefinition:
-    from assets.definitions import defs
-
-    return defs.get_job_def(defs_job.name)
+def root_cause(error: SerializableErrorInfo) -> str:
+    """The user error under Dagster's wrappers, as `Type: message`."""
+    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}"
 
 
 def run_in_process(
-    instance: DagsterInstance, job: Any, run_config: Mapping[str, Any] | None = None
-) -> Any:
+    instance: DagsterInstance,
+    job: UnresolvedAssetJobDefinition,
+    run_config: Mapping[str, Any] | None = None,
+) -> ExecuteInProcessResult:
     """Execute an unpartitioned asset job in this process; a failure names the failing step."""
-    result = _job(job).execute_in_process(
+    result = defs.resolve_job_def(job.name).execute_in_process(
         instance=instance, run_config=run_config or {}, raise_on_error=False
     )
     if not result.success:
         failures = [
-            f"{event.step_key}: {event.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+            f"{event.step_key}: {root_cause(event.step_failure_data.error)}"
             for event in result.all_events
-            if event.is_step_failure
+            if event.is_step_failure and event.step_failure_data.error is not None
         ]
         raise PipelineStepError(f"{job.name} failed: {'; '.join(failures) or 'see the run logs'}")
     return result
@@ -67,8 +73,8 @@ def candidate_failures(instance: DagsterInstance, run_ids: Mapping[str, str]) ->
         records = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
         for entry in records:
             event = entry.dagster_event
-            if event is not None and event.step_failure_data is not None:
-                failures[partition] = event.step_failure_data.error.message.strip()
+            if event is not None and event.step_failure_data.error is not None:
+                failures[partition] = root_cause(event.step_failure_data.error)
     return failures
 
 
@@ -89,7 +95,7 @@ def train_all(
     run_in_process(instance, features_job, config)
     progress("building the point-in-time training frame and the config matrix")
     run_in_process(instance, prepare_training_job)
-    partitions = list(instance.get_dynamic_partitions(model_config_partitions.name))
+    partitions = list(instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS))
     set_training_pool_limit(instance, pool_limit)
     progress(f"queueing {len(partitions)} candidate runs (pool h2o_training, limit {pool_limit})")
     with workspace_context(instance, workspace) as request:

@@ -50,7 +50,7 @@ def training_frame(
         joined = features_as_of_frame(conn, labels, "entity_id", "event_timestamp")
     frame = _typed(joined.reset_index(drop=True))
     frame[SPLIT] = assign_split(frame["entity_id"], training_policy.validation_fraction)
-    missing = frame[feature_columns(frame)].isna().mean().round(3).to_dict()
+    missing = {str(k): float(v) for k, v in frame[feature_columns(frame)].isna().mean().items()}
     return Output(
         frame,
         metadata={
@@ -68,7 +68,7 @@ def training_frame_rows(
     training_frame: pd.DataFrame, training_policy: TrainingPolicy
 ) -> AssetCheckResult:
     """Fails when the frame is too small to train on or a split is empty."""
-    splits = training_frame[SPLIT].value_counts().to_dict()
+    splits = {str(k): int(v) for k, v in training_frame[SPLIT].value_counts().items()}
     return AssetCheckResult(
         passed=len(training_frame) >= training_policy.min_training_rows
         and splits.get("train", 0) > 0

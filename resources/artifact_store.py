@@ -9,7 +9,7 @@ from shared.artifacts import ArtifactStore, open_artifact_store
 from shared.settings import Settings
 
 
-class ArtifactStoreResource(ConfigurableResource):  # type: ignore[misc]
+class ArtifactStoreResource(ConfigurableResource["ArtifactStoreResource"]):
     """An artifact store by URI (`file://...` or `s3://bucket/prefix`); unset: settings."""
 
     uri: str | None = Field(default=None, description="Store URI; unset: ARTIFACT_STORE_URI.")

@@ -20,6 +20,8 @@ from shared.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")
 DAGSTER_DATABASE = "dagster"
+# Another name for the Dagster database, e.g. for tests sharing one server.
+DAGSTER_DATABASE_ENV = "CONVERGE_DAGSTER_DATABASE"
 
 
 def psycopg2_url(libpq_url: str) -> str:
@@ -85,10 +87,12 @@ class LocalDagster:
     database_url: str
 
 
-def prepare_local_dagster(settings: Settings, pool_limit: int) -> LocalDagster:
-    """Migrate the converge database, create `dagster` beside it, write dagster.yaml."""
+def prepare_local_dagster(
+    settings: Settings, pool_limit: int, dagster_database: str = DAGSTER_DATABASE
+) -> LocalDagster:
+    """Migrate the converge database, create the Dagster database beside it, write dagster.yaml."""
     url = database_url(settings)
     upgrade(url)
     home = settings.converge_home.resolve() / "dagster"
-    render_instance_yaml(home, ensure_database(url), pool_limit=pool_limit)
+    render_instance_yaml(home, ensure_database(url, dagster_database), pool_limit=pool_limit)
     return LocalDagster(dagster_home=home, database_url=url)

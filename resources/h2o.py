@@ -101,7 +101,7 @@ class H2OSession:
         self.keys.clear()
 
 
-class H2OResource(ConfigurableResource):  # type: ignore[misc]
+class H2OResource(ConfigurableResource["H2OResource"]):
     """An H2O-3 cluster: join `url` (or H2O_URL), else run a private JVM sized for the task."""
 
     url: str | None = Field(default=None, description="Cluster URL; unset: H2O_URL, else private.")

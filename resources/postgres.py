@@ -14,7 +14,7 @@ from shared.db import connect, database_url
 from shared.settings import Settings
 
 
-class PostgresResource(ConfigurableResource):  # type: ignore[misc]
+class PostgresResource(ConfigurableResource["PostgresResource"]):
     """The converge database; an unset URL means DATABASE_URL or the embedded PostgreSQL."""
 
     url: str | None = Field(default=None, description="libpq URL; unset: converge settings.")

@@ -10,7 +10,7 @@ from shared.registry import list_models as registry_models
 from shared.registry import register_model as registry_register
 
 
-class ModelRegistryResource(ConfigurableResource):  # type: ignore[misc]
+class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
     """The registry tables of the converge database."""
 
     postgres: PostgresResource

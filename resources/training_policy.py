@@ -21,7 +21,7 @@ Metric = Literal["auc", "logloss", "rmse", "mae"]
 HIGHER_IS_BETTER: frozenset[str] = frozenset({"auc"})
 
 
-class TrainingPolicy(ConfigurableResource):  # type: ignore[misc]
+class TrainingPolicy(ConfigurableResource["TrainingPolicy"]):
     """What to train, how to judge it and how many trainings may run at once."""
 
     model_configs_path: str | None = Field(

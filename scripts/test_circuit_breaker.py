@@ -24,7 +24,8 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
+
+from serving.prometheus_text import sample_value
 
 
 @dataclass
@@ -39,15 +40,13 @@ class Outcome:
 
 
 def breaker_state(metrics_text: str, dependency: str) -> str | None:
-    """The state label that is 1 in converge_breaker_state for `dependency`."""
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if (
-                sample.name == "converge_breaker_state"
-                and sample.labels.get("dependency") == dependency
-                and sample.value == 1
-            ):
-                return sample.labels["state"]
+    """The state of `dependency`'s breaker according to converge_breaker_state."""
+    for state in ("closed", "open", "half_open"):
+        value = sample_value(
+            metrics_text, "converge_breaker_state", dependency=dependency, state=state
+        )
+        if value == 1:
+            return state
     return None
 
 

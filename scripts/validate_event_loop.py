@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
+
+from serving.prometheus_text import histogram_buckets, quantile_upper_bound
 
 LAG_METRIC = "converge_event_loop_lag_seconds"
 
@@ -84,32 +85,10 @@ def wait_until_ready(
     raise RuntimeError(f"{base}{path} not ready after {timeout_s:.0f} s: {last}")
 
 
-def lag_buckets(metrics_text: str) -> dict[float, float]:
-    """Cumulative counts of the loop-lag histogram by upper bound (seconds)."""
-    buckets: dict[float, float] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name == LAG_METRIC + "_bucket":
-                buckets[float(sample.labels["le"])] = float(sample.value)
-    return buckets
-
-
-def quantile_upper_bound(before: dict[float, float], after: dict[float, float], q: float) -> float:
-    """The upper bound of the bucket holding quantile `q` of the samples taken in between."""
-    delta = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
-    total = delta[-1][1]
-    if total <= 0:
-        raise RuntimeError("the app recorded no loop-lag samples during the load")
-    for bound, count in delta:
-        if count >= q * total:
-            return bound
-    return float("inf")
-
-
 async def drive_load(
     base: str, path: str, bodies: list[dict[str, object]], rate: float, duration_s: float
 ) -> tuple[int, dict[int, int]]:
-    """POST `bodies` round-robin at `rate` per second for `duration_s`; returns (sent, by status)."""
+    """POST `bodies` round-robin at `rate`/s for `duration_s`; returns (sent, counts by status)."""
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as client:
@@ -156,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     with uvicorn_app(args.app, port, env) as process:
         try:
             wait_until_ready(base, args.ready_path, process, args.startup_timeout_s)
-            before = lag_buckets(httpx.get(base + "/metrics", timeout=5).text)
+            before = histogram_buckets(httpx.get(base + "/metrics", timeout=5).text, LAG_METRIC)
             sent, statuses = asyncio.run(
                 drive_load(base, args.path, [json.loads(args.body)], args.rate, args.duration_s)
             )
-            after = lag_buckets(httpx.get(base + "/metrics", timeout=5).text)
+            after = histogram_buckets(httpx.get(base + "/metrics", timeout=5).text, LAG_METRIC)
             if not after:
                 raise RuntimeError(f"/metrics has no {LAG_METRIC} histogram")
             lag_s = quantile_upper_bound(before, after, args.quantile)
-        except (RuntimeError, httpx.HTTPError) as exc:
+        except (RuntimeError, ValueError, httpx.HTTPError) as exc:
             print(f"validate_event_loop: cannot check: {exc}", file=sys.stderr)
             return 2
     failed = sum(count for status, count in statuses.items() if not 200 <= status < 300)

@@ -1,4 +1,4 @@
-"""Circuit breakers for serving's dependencies: a small `Breaker` protocol and an aiobreaker backend.
+"""Circuit breakers for serving's dependencies: a `Breaker` protocol and an aiobreaker backend.
 
 aiobreaker 1.2.0 is corrected here in two ways. Its clock mixes `utcnow()` (when it opens) with
 `now()` (when it reports the reopen time), which is hours off or a TypeError outside UTC; the
@@ -56,7 +56,7 @@ class Breaker(Protocol):
 
 def _utcnow() -> datetime:
     # aiobreaker stores naive UTC datetimes in opened_at; every comparison must use the same clock.
-    return datetime.utcnow()  # noqa: DTZ003
+    return datetime.utcnow()
 
 
 class _UtcCircuitBreaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""Serving-only settings (env prefix CONVERGE_SERVING_); connection URLs come from shared.settings."""
+"""Serving-only settings (env prefix CONVERGE_SERVING_); connection URLs: shared.settings."""
 
 from __future__ import annotations
 
@@ -30,13 +30,19 @@ class ServingSettings(BaseSettings):
     batch_max_size: int = Field(default=256, ge=1, description="Most rows in one scoring call.")
     breaker_fail_max: int = Field(default=5, ge=1, description="Failures that open a breaker.")
     breaker_reset_timeout_s: float = Field(
-        default=60.0, gt=0, description="Seconds a breaker stays open before one probe is let through."
+        default=60.0,
+        gt=0,
+        description="Seconds a breaker stays open before one probe is let through.",
     )
     redis_timeout_s: float = Field(
-        default=0.25, gt=0, description="Budget of one Redis call; a slower call counts as a failure."
+        default=0.25,
+        gt=0,
+        description="Budget of one Redis call; a slower call counts as a failure.",
     )
     db_timeout_s: float = Field(
-        default=0.5, gt=0, description="Budget of one feature query; a slower one counts as a failure."
+        default=0.5,
+        gt=0,
+        description="Budget of one feature query; a slower one counts as a failure.",
     )
     redis_pool_max_size: int = Field(default=50, ge=1, description="Connections to Redis.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Connections in the feature pool.")
@@ -44,7 +50,9 @@ class ServingSettings(BaseSettings):
         default_factory=dict,
         description="Feature vector served when neither Redis nor PostgreSQL can (JSON object).",
     )
-    cache_ttl_s: int = Field(default=300, ge=1, description="TTL of features written back to Redis.")
+    cache_ttl_s: int = Field(
+        default=300, ge=1, description="TTL of features written back to Redis."
+    )
     cache_key_prefix: str = Field(default="converge:features:", description="Redis key prefix.")
     model_poll_interval_s: float = Field(
         default=30.0, gt=0, description="Champion polling period, the safety net under LISTEN."

@@ -56,7 +56,7 @@ def _reason(exc: BaseException) -> str:
 
 
 class FeatureLookup:
-    """Resolves entities' features through Cache -> DB -> Default, each dependency behind a breaker."""
+    """Resolves features through Cache -> DB -> Default, each dependency behind a breaker."""
 
     def __init__(
         self,
@@ -150,7 +150,9 @@ class FeatureLookup:
         async def write() -> None:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for entity_id, row in rows.items():
-                    pipe.set(self.cache_key(entity_id), json.dumps(row.dynamic_features), ex=self._ttl_s)
+                    pipe.set(
+                        self.cache_key(entity_id), json.dumps(row.dynamic_features), ex=self._ttl_s
+                    )
                 await pipe.execute()
 
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from serving.breaker import BreakerState
 
@@ -68,6 +70,12 @@ class ServingMetrics:
             "Champion artifacts refused at load time, by reason.",
             ["reason"],
             registry=r,
+        )
+        # Each uvicorn worker has its own registry: the pid tells scrapes of different workers
+        # apart, and the process collector gives each worker's RSS and CPU.
+        ProcessCollector(registry=r)
+        Gauge("converge_worker_pid", "Process id of the worker that answered.", registry=r).set(
+            os.getpid()
         )
         for dependency in ("redis", "postgres"):
             self.set_breaker_state(dependency, BreakerState.CLOSED)

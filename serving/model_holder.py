@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from serving.metrics import ServingMetrics
-from serving.scoring import LoadedModel
+from serving.scoring import LoadedModel, score_rows
 from shared.artifacts import ArtifactIntegrityError, open_artifact_store
-from shared.mojo import load_mojo
+from shared.mojo import MojoModel, UnsupportedMojoError, load_mojo
 from shared.registry import CHAMPION_CHANNEL, Champion, current_champion_async
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class ModelRefusedError(Exception):
 
 
 class ModelHolder:
-    """Holds the current LoadedModel (or why there is none) and keeps it in step with the registry."""
+    """Holds the current LoadedModel (or why there is none), in step with the registry."""
 
     def __init__(
         self,
@@ -65,10 +66,10 @@ class ModelHolder:
             return
         self._swap(await self._load(champion))
 
-    async def refresh(self) -> None:
+    async def refresh(self, conn: psycopg.AsyncConnection[Any] | None = None) -> None:
         """Swap in the registry's champion if it changed; refuse (and keep the old) if it fails."""
         async with self._refresh_lock:
-            champion = await self._fetch_champion()
+            champion = await self._fetch_champion(conn)
             if (
                 champion is None
                 or champion.promotion_id == self._refused_promotion
@@ -95,29 +96,27 @@ class ModelHolder:
                     self._database_url, autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {CHAMPION_CHANNEL}")
-                    await self.refresh()  # promotions made while we were not listening
-                    await self._listen(conn)
+                    while True:
+                        # The first pass also catches promotions made while we were not listening.
+                        await self.refresh(conn)
+                        # Returns at the first notice or after the poll interval: look either way.
+                        async for _notice in conn.notifies(
+                            timeout=self._poll_interval_s, stop_after=1
+                        ):
+                            pass
             except (psycopg.Error, OSError) as exc:
-                log.warning("champion LISTEN connection lost (%s); polling until it is back", exc)
-                await asyncio.sleep(self._poll_interval_s)
-                await self._refresh_logged()
+                log.warning("champion follower lost its connection (%s); retrying", exc)
+            except Exception:  # a supervisor loop: one failed refresh must not stop following
+                log.exception("champion refresh failed; retrying")
+            await asyncio.sleep(self._poll_interval_s)
 
-    async def _listen(self, conn: psycopg.AsyncConnection) -> None:
-        while True:
-            # notifies() returns after the timeout with no notice: that is the polling tick.
-            async for _notice in conn.notifies(timeout=self._poll_interval_s):
-                await self._refresh_logged()
-            await self._refresh_logged()
-
-    async def _refresh_logged(self) -> None:
-        try:
-            await self.refresh()
-        except (psycopg.Error, OSError) as exc:
-            log.warning("champion refresh failed (%s); will retry", exc)
-
-    async def _fetch_champion(self) -> Champion | None:
-        async with await psycopg.AsyncConnection.connect(self._database_url) as conn:
+    async def _fetch_champion(
+        self, conn: psycopg.AsyncConnection[Any] | None = None
+    ) -> Champion | None:
+        if conn is not None:
             return await current_champion_async(conn)
+        async with await psycopg.AsyncConnection.connect(self._database_url) as fresh:
+            return await current_champion_async(fresh)
 
     async def _load(self, champion: Champion) -> LoadedModel:
         try:
@@ -144,7 +143,14 @@ class ModelHolder:
             path = store.fetch_verified(record.artifact_uri, record.artifact_sha256, dest)
         except ArtifactIntegrityError as exc:
             raise ModelRefusedError(version, "sha256", str(exc)) from exc
-        mojo = load_mojo(path)
+        try:
+            mojo = load_mojo(path)
+        except UnsupportedMojoError as exc:
+            raise ModelRefusedError(version, "unsupported", str(exc)) from exc
+        if not isinstance(mojo, MojoModel):
+            raise ModelRefusedError(
+                version, "unsupported", "a Driverless AI pipeline; serving scores H2O-3 MOJOs"
+            )
         if mojo.h2o_version != self._expected_h2o:
             raise ModelRefusedError(
                 version,
@@ -152,7 +158,11 @@ class ModelHolder:
                 f"MOJO was written by h2o {mojo.h2o_version}, versions.env pins "
                 f"H2O_VERSION {self._expected_h2o}",
             )
-        return LoadedModel(version, record.h2o_version, record.algo, record.artifact_sha256, mojo)
+        loaded = LoadedModel(version, record.h2o_version, record.algo, record.artifact_sha256, mojo)
+        # Score one all-missing row through the request path now: first use compiles kernels and
+        # imports lazily, which holds the GIL and would stall the event loop under live requests.
+        score_rows(loaded, [{}])
+        return loaded
 
     def _swap(self, loaded: LoadedModel) -> None:
         # One reference assignment: a batch reads `current` once, so it never sees a mixture.

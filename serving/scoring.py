@@ -26,7 +26,6 @@ class LoadedModel:
     mojo: MojoModel
 
 
-
 @dataclass(frozen=True)
 class Scored:
     """One row's prediction and the model version that produced it."""

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 def _no_nul(value: str) -> str:
     # PostgreSQL text and jsonb cannot hold U+0000: refusing it here keeps one bad cell from
@@ -35,7 +37,12 @@ def _no_nul(value: str) -> str:
 def _feature_value(value: object) -> float | int | str | bool | None:
     # One validator instead of a pydantic union, so a rejected value gets one clear reason
     # rather than one error per union member.
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        # Models read features as doubles, and the stores' JSON codecs stop at 64 bits.
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(f"integer {value} is outside the 64-bit range")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -51,6 +51,8 @@ def test_record_keeps_each_value_type() -> None:
         ({"a": 1}, "not dict"),
         (np.int64(3), "not int64"),
         ("a\x00b", "NUL"),
+        (2**63, "outside the 64-bit range"),
+        (-(2**63) - 1, "outside the 64-bit range"),
     ],
 )
 def test_record_rejects_bad_feature_values_naming_the_key(value: object, reason: str) -> None:

@@ -49,14 +49,20 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
     from assets.daemon import running_daemon
     from assets.leaderboard import latest_candidates, leaderboard_markdown, rank
     from assets.pipeline import train_all
-    from resources.dagster_home import prepare_local_dagster
+    from resources.dagster_home import (
+        DAGSTER_DATABASE,
+        DAGSTER_DATABASE_ENV,
+        prepare_local_dagster,
+    )
     from resources.memory_split import training_concurrency
     from shared.settings import Settings
 
     settings = Settings()
     limit = training_concurrency(node_memory, task_memory)
     _say("preparing the database and the Dagster instance (PostgreSQL)")
-    local = prepare_local_dagster(settings, pool_limit=limit)
+    local = prepare_local_dagster(
+        settings, limit, os.environ.get(DAGSTER_DATABASE_ENV, DAGSTER_DATABASE)
+    )
     converge_home = settings.converge_home.resolve()
     with _h2o_cluster(node_memory, converge_home / "h2o-logs") as h2o_url:
         env = {

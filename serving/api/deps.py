@@ -1,4 +1,8 @@
-"""Annotated dependencies: a route's signature says which part of the serving state it uses."""
+"""Annotated dependencies: a route's signature says which part of the serving state it uses.
+
+They are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool, a thread
+hop (and GIL handover) per request for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from serving.predictor import Predictor
 from serving.state import ServingState
 
 
-def get_state(request: Request) -> ServingState:
+async def get_state(request: Request) -> ServingState:
     """The state the lifespan built."""
     state: ServingState = request.app.state.serving
     return state
@@ -20,12 +24,12 @@ def get_state(request: Request) -> ServingState:
 StateDep = Annotated[ServingState, Depends(get_state)]
 
 
-def get_predictor(state: StateDep) -> Predictor:
+async def get_predictor(state: StateDep) -> Predictor:
     """The predictor (feature lookup + micro-batched scoring)."""
     return state.predictor
 
 
-def get_metrics(state: StateDep) -> ServingMetrics:
+async def get_metrics(state: StateDep) -> ServingMetrics:
     """The app's Prometheus metrics."""
     return state.metrics
 

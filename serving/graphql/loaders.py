@@ -1,4 +1,4 @@
-"""Per-request DataLoaders: N entities in one query cost one SQL statement (and one scoring batch)."""
+"""Per-request DataLoaders: N entities in one query cost one SQL statement and one scoring batch."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ class EntityType:
         return FeatureRowType(
             entity_id=row.entity_id,
             event_timestamp=row.event_timestamp,
-            dynamic_features=dict(row.dynamic_features),
+            dynamic_features=JSON(row.dynamic_features),
         )
 
     @strawberry.field
@@ -75,7 +75,7 @@ class EntityType:
             model_version=result.model_version,
             source=result.source.value,
             degraded=result.degraded,
-            output=result.prediction,
+            output=JSON(result.prediction),
         )
 
 
@@ -119,4 +119,6 @@ class Query:
 
 def build_schema(max_depth: int) -> strawberry.Schema:
     """The schema, refusing queries nested deeper than `max_depth`."""
-    return strawberry.Schema(query=Query, extensions=[lambda: QueryDepthLimiter(max_depth=max_depth)])
+    return strawberry.Schema(
+        query=Query, extensions=[lambda: QueryDepthLimiter(max_depth=max_depth)]
+    )

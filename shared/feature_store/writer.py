@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -41,7 +42,8 @@ def write_features(conn: psycopg.Connection, records: Sequence[FeatureRecord]) -
             for record in records:
                 # A missing value is an absent key: the stored document holds only present values.
                 present = {k: v for k, v in record.dynamic_features.items() if v is not None}
-                copy.write_row((record.entity_id, record.event_timestamp, Jsonb(present)))
+                document = Jsonb(present, dumps=orjson.dumps)
+                copy.write_row((record.entity_id, record.event_timestamp, document))
         cur.execute(_INSERT)
         return cur.rowcount
 

@@ -131,13 +131,3 @@ class Forest:
     roots: npt.NDArray[np.int32]
     outputs: npt.NDArray[np.int32]
     domain_sizes: npt.NDArray[np.int64]
-
-    @property
-    def n_trees(self) -> int:
-        """How many trees the forest holds."""
-        return len(self.roots)
-
-    @property
-    def n_nodes(self) -> int:
-        """How many nodes (splits and leaves) the forest holds."""
-        return len(self.col)

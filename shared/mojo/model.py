@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shared.mojo.archive import MojoInfo
-from shared.mojo.encoding import encode_frame
+from shared.mojo.encoding import RowEncoder
 from shared.mojo.scorer import Scorer
 
 
@@ -26,6 +26,8 @@ class MojoModel:
     output_columns: list[str]
     classes: list[str] | None
     scorer: Scorer
+    encoder: RowEncoder
+    label_dtype: pd.CategoricalDtype | None
 
     @classmethod
     def from_info(cls, info: MojoInfo, scorer: Scorer) -> MojoModel:
@@ -48,18 +50,21 @@ class MojoModel:
             output_columns=output_columns(classes),
             classes=classes,
             scorer=scorer,
+            encoder=RowEncoder.for_columns(info.feature_names, info.feature_domains),
+            label_dtype=None if classes is None else pd.CategoricalDtype(classes, ordered=False),
         )
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score every row of `frame` (columns by name, extra columns ignored)."""
-        rows = encode_frame(frame, self.columns, [self.domains.get(name) for name in self.columns])
-        preds = self.scorer.score(rows)
+        preds = self.scorer.score(self.encoder.encode(frame))
         if self.classes is None:
-            return pd.DataFrame({"predict": preds[:, 0]}, index=frame.index)
-        labels = np.asarray(self.classes, dtype=object)[preds[:, 0].astype(np.int64)]
-        result = pd.DataFrame(preds[:, 1:], columns=self.output_columns[1:], index=frame.index)
-        result.insert(0, "predict", labels)
-        return result
+            return pd.DataFrame({"predict": preds[:, 0]}, index=frame.index, copy=False)
+        # A categorical over the class labels: no per-call string conversion of the labels.
+        labels = pd.Categorical.from_codes(preds[:, 0].astype(np.int64), dtype=self.label_dtype)
+        columns: dict[str, object] = {"predict": labels}
+        for position, name in enumerate(self.output_columns[1:], start=1):
+            columns[name] = preds[:, position]
+        return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 def output_columns(classes: list[str] | None) -> list[str]:

@@ -23,6 +23,7 @@ c4,yesterday,25,gold,true
 c5,2024-01-03T00:00:00Z,27,gold,7
 c6,2024-01-03 10:00:00,27,gold,true
 c7,2024-01-03T00:00:00Z,,,
+c8,2024-01-03T00:00:00Z,123456789012345678901234567890,gold,true
 """
 
 
@@ -41,7 +42,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_load(
     path = write_csv("bad.csv", BAD_ROWS)
     summary = ingest_file(conn, path, "customer", "ts")
 
-    assert (summary.rows_read, summary.rows_written, summary.rows_quarantined) == (8, 3, 5)
+    assert (summary.rows_read, summary.rows_written, summary.rows_quarantined) == (9, 3, 6)
     stored = conn.execute(
         "SELECT entity_id, event_timestamp, dynamic_features FROM feature_store ORDER BY entity_id"
     ).fetchall()
@@ -58,12 +59,14 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_load(
         (5, "c4", "ts"),
         (6, "c5", "active"),
         (7, "c6", "ts"),
+        (9, "c8", "age"),
     }
     assert rejected[3, "c3", "age"] == "expected a number, got text 'abc'"
     assert rejected[4, None, "customer"] == "missing entity id"
     assert "unparseable timestamp 'yesterday'" in rejected[5, "c4", "ts"]
     assert rejected[6, "c5", "active"] == "expected a boolean, got text '7'"
     assert "has no time zone" in rejected[7, "c6", "ts"]
+    assert "outside the 64-bit range" in rejected[9, "c8", "age"]
     raw = {row: record for row, _, _, _, record in _quarantine(conn)}
     assert raw[3] == {"customer": "c3", "ts": "2024-01-02T00:00:00Z", "age": "abc", "plan": "gold",
                       "active": "true"}  # fmt: skip
@@ -76,7 +79,7 @@ def test_reingesting_the_same_file_adds_no_duplicates(
     ingest_file(conn, path, "customer", "ts", batch_size=2)
     again = ingest_file(conn, path, "customer", "ts", batch_size=3)
 
-    assert (again.rows_written, again.rows_duplicate, again.rows_quarantined) == (0, 3, 5)
+    assert (again.rows_written, again.rows_duplicate, again.rows_quarantined) == (0, 3, 6)
     assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (3,)
 
 

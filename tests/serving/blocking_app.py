@@ -1,6 +1,7 @@
-"""A test fixture app whose /v1/predict blocks the event loop (what validate_event_loop must catch).
+"""Test fixture apps for validate_event_loop: one whose /v1/predict blocks the event loop (the bug
+the script must catch), and an otherwise identical one that does not (the machine's baseline).
 
-It exports the same loop-lag histogram as the real app, measured by the real monitor.
+Both export the same loop-lag histogram as the real app, measured by the real monitor.
 """
 
 from __future__ import annotations
@@ -16,30 +17,35 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from serving.loop_monitor import monitor_loop_lag
 from serving.metrics import ServingMetrics
 
-metrics = ServingMetrics()
+
+def make_app(block_s: float) -> FastAPI:
+    """An app whose POST /v1/predict sleeps `block_s` synchronously (0: does not block)."""
+    metrics = ServingMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, 0.02, warning_ms=50))
+        yield
+        task.cancel()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/ready")
+    async def ready() -> dict[str, bool]:
+        return {"ready": True}
+
+    @app.post("/v1/predict")
+    async def predict() -> dict[str, float]:
+        if block_s:
+            time.sleep(block_s)  # noqa: ASYNC251 - the bug under test: sync work on the loop
+        return {"blocked_s": block_s}
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
 
 
-@contextlib.asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, 0.02, warning_ms=50))
-    yield
-    task.cancel()
-
-
-app = FastAPI(lifespan=lifespan)
-
-
-@app.get("/ready")
-async def ready() -> dict[str, bool]:
-    return {"ready": True}
-
-
-@app.post("/v1/predict")
-async def predict() -> dict[str, str]:
-    time.sleep(0.03)  # the bug under test: synchronous work on the event loop
-    return {"blocked": "30 ms"}
-
-
-@app.get("/metrics")
-async def prometheus_metrics() -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+app = make_app(0.03)
+idle_app = make_app(0.0)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from serving.app import create_app
 from serving.config import ServingSettings
+from serving.prometheus_text import sample_value
 from serving.state import ServingState
 from shared.settings import Settings
 
@@ -26,12 +27,4 @@ async def running_app(
             yield app.state.serving, client
 
 
-def metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of one sample in a Prometheus text exposition, or None when absent."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return None
+metric = sample_value  # the tests read /metrics the way the scripts do

@@ -56,7 +56,10 @@ def trained_mojos(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) ->
     frame = h2o_cluster.upload_file(str(csv))
     frame["CAPSULE"] = frame["CAPSULE"].asfactor()
     root = tmp_path_factory.mktemp("mojos")
-    return [_train(h2o_cluster, frame, root / "a", 5, 3), _train(h2o_cluster, frame, root / "b", 8, 4)]
+    return [
+        _train(h2o_cluster, frame, root / "a", 5, 3),
+        _train(h2o_cluster, frame, root / "b", 8, 4),
+    ]
 
 
 class Registry:
@@ -140,8 +143,15 @@ def champion(registry: Registry, trained_mojos: list[TrainedMojo]) -> int:
     return version
 
 
-DEFAULTS: dict[str, Any] = {"AGE": 65, "RACE": 1, "DPROS": 2, "DCAPS": 1, "PSA": 10.0, "VOL": 15.0,
-                            "GLEASON": 6}
+DEFAULTS: dict[str, Any] = {
+    "AGE": 65,
+    "RACE": 1,
+    "DPROS": 2,
+    "DCAPS": 1,
+    "PSA": 10.0,
+    "VOL": 15.0,
+    "GLEASON": 6,
+}
 PATIENT = {"AGE": 71, "RACE": 1, "DPROS": 3, "DCAPS": 2, "PSA": 35.0, "VOL": 0.0, "GLEASON": 8}
 
 
@@ -203,3 +213,8 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     finally:
         server.remove()
 
+
+@pytest.fixture
+def private_registry(private_postgres: PrivatePostgres, tmp_path: Path) -> Registry:
+    """An empty registry on this test's private PostgreSQL, with a file artifact store."""
+    return Registry(private_postgres.url, (tmp_path / "artifacts").as_uri())

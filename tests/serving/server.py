@@ -23,8 +23,16 @@ def uvicorn_server(env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "serving.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env={**os.environ, "PYTHONPATH": str(REPO), **env},
             cwd=REPO,
             stdout=log_file,

@@ -32,8 +32,17 @@ class PrivateRedis:
     @property
     def start_command(self) -> list[str]:
         """The command that starts this server in the foreground."""
-        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no"]
+        return [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
@@ -81,19 +90,21 @@ class PrivatePostgres:
             env={**os.environ, "LC_ALL": "C.UTF-8"},
         )
 
+    def _pg_ctl(self, *args: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
+                str(self.data_dir), *args]  # fmt: skip
+
     @property
     def start_command(self) -> list[str]:
         """The command that starts the server (log_statement=all: tests count what it ran)."""
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
         options += "-c log_statement=all -c fsync=off"
-        return ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
-                str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w", "start"]
+        return self._pg_ctl("-l", str(self.log_file), "-o", options, "-w", "start")
 
     @property
     def stop_command(self) -> list[str]:
         """The command that stops the server at once (open connections are cut)."""
-        return ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
-                str(self.data_dir), "-m", "immediate", "stop"]
+        return self._pg_ctl("-m", "immediate", "stop")
 
     def start(self) -> None:
         """Start the server and wait for it."""

@@ -58,9 +58,7 @@ async def test_scoring_error_reaches_every_caller_of_the_batch(
         raise ValueError(f"cannot score {len(rows)} rows")
 
     batcher: MicroBatcher[int, int] = MicroBatcher(broken, executor, max_wait_s=0.01, max_size=100)
-    results = await asyncio.gather(
-        *(batcher.submit([i]) for i in range(3)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(batcher.submit([i]) for i in range(3)), return_exceptions=True)
     # Each caller is retried alone, so each sees the error of its own rows.
     assert all(isinstance(r, ValueError) and "cannot score 1 rows" in str(r) for r in results)
     # The batcher still works after a failed batch.

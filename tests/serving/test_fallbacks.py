@@ -43,8 +43,13 @@ async def _ask(client: httpx.AsyncClient, entity_id: str) -> Answer:
     response = await client.post("/v1/predict", json={"entity_id": entity_id})
     body = response.json() if response.status_code == 200 else {}
     prediction = (body.get("predictions") or [{}])[0]
-    return Answer(started, time.monotonic() - started, response.status_code,
-                  prediction.get("source"), body.get("degraded"))
+    return Answer(
+        started,
+        time.monotonic() - started,
+        response.status_code,
+        prediction.get("source"),
+        body.get("degraded"),
+    )
 
 
 async def _stream(client: httpx.AsyncClient, entity: str | None, seconds: float) -> list[Answer]:
@@ -77,8 +82,12 @@ async def test_redis_lost_during_a_stream(
         await asyncio.to_thread(private_redis.stop)
         during = [a for a in await stream if a.started >= stopped_at]
         assert await _breaker(client, "redis", "open") == 1.0
-        fallbacks = metric((await client.get("/metrics")).text, "converge_feature_fallbacks_total",
-                           dependency="redis", reason="breaker_open")
+        fallbacks = metric(
+            (await client.get("/metrics")).text,
+            "converge_feature_fallbacks_total",
+            dependency="redis",
+            reason="breaker_open",
+        )
 
         await asyncio.to_thread(private_redis.start)
         await asyncio.sleep(1.1)  # the reset timeout: the next call is the probe
@@ -96,11 +105,12 @@ async def test_redis_lost_during_a_stream(
 
 async def test_postgres_lost_serves_the_default_vector_degraded(
     private_postgres: PrivatePostgres,
+    private_registry: Registry,
     trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    registry = Registry(private_postgres.url, (tmp_path / "artifacts").as_uri())
+    registry = private_registry
     registry.promote(registry.register(trained_mojos[0]))
     write_features(registry.database_url, {"patient-1": PATIENT})
     settings = settings_for(registry, redis_url, tmp_path)

@@ -24,13 +24,30 @@ FAST_BREAKERS = {"CONVERGE_SERVING_BREAKER_RESET_TIMEOUT_S": "1"}
 
 def _drill(base: str, dependency: str, stop: str, start: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "test_circuit_breaker.py"),
-         "--service", "inference-api", "--url", base, "--dependency", dependency,
-         "--stop-command", stop, "--start-command", start, "--entity-id", "patient-1",
-         "--outage-s", "3", "--recovery-timeout-s", "20",
-         # The 1 s bound is asserted in test_fallbacks (one process); here client, server and
-         # H2O share two cores, so the drill checks its mechanics with a looser bound.
-         "--max-fallback-s", "5"],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "test_circuit_breaker.py"),
+            "--service",
+            "inference-api",
+            "--url",
+            base,
+            "--dependency",
+            dependency,
+            "--stop-command",
+            stop,
+            "--start-command",
+            start,
+            "--entity-id",
+            "patient-1",
+            "--outage-s",
+            "3",
+            "--recovery-timeout-s",
+            "20",
+            # The 1 s bound is asserted in test_fallbacks (one process); here client, server and
+            # H2O share two cores, so the drill checks its mechanics with a looser bound.
+            "--max-fallback-s",
+            "5",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -58,16 +75,19 @@ def test_redis_stopped_during_a_stream(
 
 def test_postgres_unreachable_serves_the_default_vector_degraded(
     private_postgres: PrivatePostgres,
+    private_registry: Registry,
     trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    registry = Registry(private_postgres.url, (tmp_path / "artifacts").as_uri())
+    registry = private_registry
     registry.promote(registry.register(trained_mojos[0]))
     env = serving_env(registry, redis_url, tmp_path, **FAST_BREAKERS)
     with uvicorn_server(env, tmp_path / "serving.log") as base:
         result = _drill(
-            base, "postgres", shlex.join(private_postgres.stop_command),
+            base,
+            "postgres",
+            shlex.join(private_postgres.stop_command),
             shlex.join(private_postgres.start_command),
         )
     assert result.returncode == 0, result.stdout + result.stderr

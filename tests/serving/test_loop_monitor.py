@@ -26,7 +26,7 @@ async def test_blocking_the_loop_is_measured_and_logged(caplog: pytest.LogCaptur
         count, total = _lag_samples(metrics)
         assert count >= 3 and total / count < 0.05  # an idle loop wakes timers on time
         with caplog.at_level(logging.WARNING, logger="serving.loop_monitor"):
-            time.sleep(0.2)  # block the loop on purpose
+            time.sleep(0.2)  # noqa: ASYNC251 - block the loop on purpose
             await asyncio.sleep(0.05)
         slow = metrics.registry.get_sample_value(
             "converge_event_loop_lag_seconds_bucket", {"le": "0.1"}

@@ -1,4 +1,4 @@
-"""Following promotions: hot swap under load with no failed request; a bad new champion is refused."""
+"""Following promotions: hot swap under load, no failed request; a bad new champion is refused."""
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ async def test_promotion_during_a_stream_swaps_with_no_failed_request(
     assert versions[0] == champion and versions[-1] == second
     switch = versions.index(second)
     assert set(versions[switch:]) == {second}  # once swapped, never the old one again
-    p1 = {r.json()["model_version"]: r.json()["predictions"][0]["prediction"]["p1"] for r in responses}
+    p1 = {
+        r.json()["model_version"]: r.json()["predictions"][0]["prediction"]["p1"] for r in responses
+    }
     assert p1[champion] != p1[second]  # really another model, not a relabel
     assert ready["model"]["model_version"] == second
     assert metric(metrics_text, "converge_model_info", model_version=str(second)) == 1.0
@@ -111,6 +113,7 @@ async def test_a_bad_new_champion_is_refused_and_the_old_keeps_serving(
         ready = await client.get("/ready")
         assert ready.status_code == 200 and ready.json()["model"]["model_version"] == champion
     assert any(
-        f"model_version {bad} refused" in r.message and f"still serving model_version {champion}"
-        in r.message for r in caplog.records
+        f"model_version {bad} refused" in r.message
+        and f"still serving model_version {champion}" in r.message
+        for r in caplog.records
     )

@@ -1,4 +1,4 @@
-"""POST /v1/predict with a real champion: sources (cache, db, default, inline) and H2O's own scores."""
+"""POST /v1/predict with a real champion: feature sources and agreement with H2O's own scores."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ pytestmark = pytest.mark.h2o
 def h2o_p1(h2o: Any, mojo: TrainedMojo, rows: list[dict[str, Any]]) -> list[float]:
     """P(CAPSULE=1) from the H2O cluster itself, scoring the same MOJO (the reference)."""
     model = h2o.upload_mojo(str(mojo.path))
-    frame = h2o.H2OFrame([[row[c] for c in mojo.features] for row in rows],
-                         column_names=mojo.features)
+    frame = h2o.H2OFrame(
+        [[row[c] for c in mojo.features] for row in rows], column_names=mojo.features
+    )
     return [float(v) for v in model.predict(frame).as_data_frame(use_pandas=True)["p1"]]
 
 
@@ -75,7 +76,10 @@ async def test_sources_and_scores(
         assert metric(metrics_text, "converge_model_info", model_version=str(champion)) == 1.0
 
     reference = h2o_p1(h2o_cluster, trained_mojos[0], [PATIENT, DEFAULTS])
-    served = [first["predictions"][0]["prediction"]["p1"], many["predictions"][1]["prediction"]["p1"]]
+    served = [
+        first["predictions"][0]["prediction"]["p1"],
+        many["predictions"][1]["prediction"]["p1"],
+    ]
     assert served == pytest.approx(reference, abs=1e-6)
     assert inline["predictions"][0]["prediction"]["p1"] == pytest.approx(reference[0], abs=1e-6)
 

@@ -35,8 +35,16 @@ async def test_without_champion_the_app_runs_but_is_not_ready(
         assert graphql.json() == {"data": {"champion": None}}
         text = (await client.get("/metrics")).text
         assert metric(text, "converge_breaker_state", dependency="redis", state="closed") == 1.0
-        assert metric(text, "converge_request_latency_seconds_count", route="/ready",
-                      method="GET", status="503") == 1.0
+        assert (
+            metric(
+                text,
+                "converge_request_latency_seconds_count",
+                route="/ready",
+                method="GET",
+                status="503",
+            )
+            == 1.0
+        )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +66,8 @@ async def test_bad_requests_get_422_naming_the_field(
     async with running_app(serving_settings(tmp_path), settings) as (_, client):
         if body == {"features": {"AGE": float("inf")}}:
             response = await client.post(
-                "/v1/predict", content=b'{"features": {"AGE": Infinity}}',
+                "/v1/predict",
+                content=b'{"features": {"AGE": Infinity}}',
                 headers={"content-type": "application/json"},
             )
         else:

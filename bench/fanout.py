@@ -1,0 +1,194 @@
+"""`converge bench fanout`: a config fan-out through Dagster under the memory-derived pool limit.
+
+Trains N small configs (default 50) as one queued run each with `h2o_training` limited to
+floor(node_memory / task_memory), and reports utilization = busy training time / (limit x wall
+time) over the fan-out phase (goal >= 0.8), the same for whole runs (slot occupancy), and the peak
+resident memory of every process involved (sampled). The same-run baseline trains the same configs
+one after another in this process on the same H2O cluster, without Dagster.
+
+Runs in a scratch database and Dagster home it creates and drops; H2O_URL is used when set, else a
+local JVM sized by the memory split is started and stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pandas as pd
+import psutil
+import psycopg
+import yaml
+from dagster import DagsterInstance
+from psycopg import sql
+
+from assets.daemon import running_daemon
+from assets.definitions import defs
+from assets.h2o_training import train_candidate
+from assets.leaderboard import latest_candidates
+from assets.model_configs import load_model_configs
+from assets.pipeline import train_all
+from resources.dagster_home import ensure_database, render_instance_yaml
+from resources.h2o import H2O_URL_ENV, H2OResource, start_local_cluster
+from resources.memory_split import split_memory, training_concurrency
+from shared.db import database_url
+from shared.db.migrate import upgrade
+from shared.settings import Settings
+
+UTILIZATION_TARGET = 0.8
+WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
+
+
+def config_matrix(count: int, ntrees: int) -> dict[str, object]:
+    """`count` GBM configs: depths 2..6 crossed with as many learning rates as needed."""
+    depths = [2, 3, 4, 5, 6]
+    rates = [round(0.05 + 0.05 * i, 2) for i in range(-(-count // len(depths)))]
+    return {"gbm": {"ntrees": ntrees, "seed": 1, "max_depth": depths, "learn_rate": rates}}
+
+
+class PeakMemory:
+    """Samples the summed RSS of this process, its descendants and extra pids in a thread."""
+
+    def __init__(self, extra_pids: list[int], interval: float = 0.5) -> None:
+        self.peak_bytes = 0
+        self._extra = extra_pids
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        processes = [me, *me.children(recursive=True)]
+        processes += [psutil.Process(pid) for pid in self._extra if psutil.pid_exists(pid)]
+        total = 0
+        for process in {p.pid: p for p in processes}.values():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue  # ended between listing and reading: nothing left to count
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def scratch_databases(server_url: str) -> Iterator[tuple[str, str]]:
+    """A migrated converge database and an empty Dagster one, both dropped afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    names = (f"converge_bench_{suffix}", f"converge_bench_dagster_{suffix}")
+    urls = [ensure_database(server_url, name) for name in names]
+    try:
+        upgrade(urls[0])
+        yield urls[0], urls[1]
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            for name in names:
+                statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                conn.execute(statement.format(sql.Identifier(name)))
+
+
+@contextmanager
+def h2o_cluster(node_memory: str) -> Iterator[tuple[str, list[int]]]:
+    """(url, JVM pids to measure): H2O_URL, else a local JVM sized by the memory split."""
+    if os.environ.get(H2O_URL_ENV):
+        yield os.environ[H2O_URL_ENV], []
+        return
+    cluster = start_local_cluster(split_memory(node_memory))
+    jvms = [p.pid for p in psutil.Process().children(recursive=True) if "java" in p.name()]
+    try:
+        yield cluster.url, jvms
+    finally:
+        cluster.shutdown()
+
+
+def serial_baseline(instance: DagsterInstance, matrix: Path, h2o_url: str) -> float:
+    """Wall seconds to train every config one after another in this process, no Dagster."""
+    frame = defs.load_asset_value("training_frame", instance=instance)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"training_frame is a {type(frame).__name__}, not a DataFrame")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as workdir:
+        for config in load_model_configs(matrix):
+            with H2OResource(url=h2o_url).session("bench_serial") as session:
+                train_candidate(session, config, frame, Path(workdir))
+    return time.monotonic() - started
+
+
+@click.command()
+@click.option("--configs", default=50, show_default=True, help="Configs in the fan-out.")
+@click.option("--entities", default=1000, show_default=True, help="Demo entities (rows).")
+@click.option("--ntrees", default=5, show_default=True)
+@click.option("--node-memory", default="8g", show_default=True)
+@click.option("--task-memory", default="4g", show_default=True)
+def command(configs: int, entities: int, ntrees: int, node_memory: str, task_memory: str) -> None:
+    """Fan out CONFIGS trainings under the pool limit; print utilization and peak memory."""
+    limit = training_concurrency(node_memory, task_memory)
+    settings = Settings()
+    with (
+        tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
+        scratch_databases(database_url(settings)) as (url, dagster_url),
+        h2o_cluster(node_memory) as (h2o_url, jvm_pids),
+    ):
+        root = Path(tmp)
+        matrix = root / "model_configs.yaml"
+        matrix.write_text(yaml.safe_dump(config_matrix(configs, ntrees)))
+        home = root / "dagster"
+        render_instance_yaml(home, dagster_url, pool_limit=limit)
+        env = {
+            "DATABASE_URL": url,
+            "ARTIFACT_STORE_URI": (root / "artifacts").as_uri(),
+            "CONVERGE_HOME": str(root),
+            "CONVERGE_MODEL_CONFIGS": str(matrix),
+            "DAGSTER_HOME": str(home),
+            H2O_URL_ENV: h2o_url,
+        }
+        os.environ.update(env)
+        instance = DagsterInstance.from_config(str(home))
+        try:
+            with (
+                PeakMemory(jvm_pids) as memory,
+                running_daemon(home, WORKSPACE, env, root / "daemon.log"),
+            ):
+                result = train_all(
+                    instance,
+                    WORKSPACE,
+                    pool_limit=limit,
+                    features_config={"demo_entities": entities},
+                    progress=lambda message: None,
+                )
+            trainings = latest_candidates(instance, list(result.candidate_runs))
+            runs = [instance.get_run_record_by_id(r) for r in result.candidate_runs.values()]
+            spans = [(r.start_time, r.end_time) for r in runs if r and r.start_time and r.end_time]
+            baseline = serial_baseline(instance, matrix, h2o_url)
+        finally:
+            instance.dispose()
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    busy = sum(t.training_finished_at - t.training_started_at for t in trainings.values())
+    occupied = sum(end - start for start, end in spans)
+    utilization = busy / (limit * wall)
+    click.echo(f"configs: {configs} ({len(trainings)} succeeded), pool limit N = {limit}")
+    click.echo(f"fan-out wall time: {wall:.1f} s; serial in-process baseline: {baseline:.1f} s")
+    click.echo(f"ratio baseline / fan-out wall: {baseline / wall:.2f}")
+    click.echo(f"training utilization busy/(N x wall): {utilization:.3f} (goal >= 0.8)")
+    click.echo(f"run-slot occupancy runs/(N x wall): {occupied / (limit * wall):.3f}")
+    click.echo(f"peak RSS of all processes: {memory.peak_bytes / 1024**3:.2f} GiB")
+    if utilization < UTILIZATION_TARGET:
+        click.echo("utilization below the goal: per-run process start-up dominates small trainings")

@@ -1,0 +1,308 @@
+"""`converge bench serve`: the serving app under wrk with 2 uvicorn workers, vs same-run baselines.
+
+Prints, with the machine's core count:
+- /v1/predict throughput as a ratio of a bare async route (/health) measured in the same run
+  (goal >= 0.6);
+- at 1000 open connections and an offered load of half the measured maximum: p99 latency (goal
+  < 100 ms) and each worker's event-loop lag p99 from its own histogram (goal < 10 ms);
+- cold start of one worker to /ready (goal < 2 s) and RSS per worker (goal < 500 MB).
+It builds its own scratch database (on DATABASE_URL's server), artifact store and champion: the
+MOJO given with --mojo, or a small GBM trained on a local H2O. wrk is a bench dependency
+(`apt-get install -y wrk`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import httpx
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from serving.prometheus_text import histogram_buckets, quantile_upper_bound, sample_value
+from shared.artifacts import open_artifact_store
+from shared.db import database_url
+from shared.db.connection import with_database
+from shared.db.migrate import upgrade
+from shared.registry import NewModel, promote, register_model
+from shared.versions import pinned_versions
+
+TARGET_RATIO = 0.6
+TARGET_P99_MS = 100.0
+TARGET_LAG_P99_MS = 10.0
+TARGET_COLD_S = 2.0
+TARGET_RSS_MB = 500.0
+ENTITIES = 1000
+FEATURES = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
+LAG = "converge_event_loop_lag_seconds"
+
+# wrk Lua: POST one of ENTITIES entity_ids per request; optional pacing per connection; print
+# latency percentiles (microseconds) as JSON at the end.
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0")
+request = function()
+  return wrk.format(nil, nil, nil,
+    string.format('{"entity_id": "bench-%d"}', math.random(0, __ENTITIES__ - 1)))
+end
+delay = function() return pace_ms end
+done = function(summary, latency, requests)
+  io.write(string.format('\\nBENCH {"p50": %d, "p99": %d, "requests": %d, "non2xx": %d, ' ..
+    '"errors": %d, "seconds": %f}\\n', latency:percentile(50), latency:percentile(99),
+    summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.duration / 1e6))
+end
+"""
+
+
+def _train_mojo(out_dir: Path) -> Path:
+    """A 50-tree GBM on the prostate data shipped with h2o (needs Java)."""
+    import h2o
+    from h2o.estimators import H2OGradientBoostingEstimator
+
+    h2o.init(nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
+    try:
+        frame = h2o.upload_file(str(Path(h2o.__file__).parent / "h2o_data" / "prostate.csv"))
+        frame["CAPSULE"] = frame["CAPSULE"].asfactor()
+        model = H2OGradientBoostingEstimator(ntrees=50, max_depth=5, seed=1)
+        model.train(x=FEATURES, y="CAPSULE", training_frame=frame)
+        return Path(model.download_mojo(str(out_dir)))
+    finally:
+        h2o.cluster().shutdown()
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str]:
+    """A migrated database created for this run on DATABASE_URL's server, dropped afterwards."""
+    admin = with_database(database_url(), "postgres")
+    name = f"converge_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(admin, name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _install_champion(url: str, mojo: Path, store_uri: str) -> None:
+    stored = open_artifact_store(store_uri).put_file(mojo)
+    new = NewModel(
+        artifact_uri=stored.uri,
+        artifact_sha256=stored.sha256,
+        git_commit_sha="bench",
+        h2o_version=pinned_versions().h2o_version,
+        algo="gbm",
+        metrics={},
+        training_config={},
+        feature_list=FEATURES,
+    )
+    rows = [
+        (
+            f"bench-{i}",
+            Jsonb(
+                {
+                    "AGE": 50 + i % 30,
+                    "RACE": 1,
+                    "DPROS": 1 + i % 4,
+                    "DCAPS": 1,
+                    "PSA": 1.0 + i % 90,
+                    "VOL": float(i % 40),
+                    "GLEASON": 5 + i % 4,
+                }
+            ),
+        )
+        for i in range(ENTITIES)
+    ]
+    with psycopg.connect(url) as conn:
+        promote(conn, register_model(conn, new).model_version, "benchmark")
+        conn.cursor().executemany(
+            "INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features) "
+            "VALUES (%s, now(), %s)",
+            rows,
+        )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def uvicorn(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`converge serve` on a free port; yields (base URL, process) and stops it on exit."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from converge.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        if process.poll() is not None:
+            raise click.ClickException(f"the app exited with code {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(base + "/ready", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        time.sleep(0.02)
+    raise click.ClickException(f"{base}/ready not 200 after {timeout_s:.0f} s")
+
+
+def _wrk(
+    url: str, connections: int, seconds: int, script: Path | None, pace_ms: float = 0
+) -> dict[str, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    if script is not None:
+        args += ["-s", str(script)]
+    env = {**os.environ, "BENCH_PACE_MS": f"{pace_ms:.3f}"}
+    out = subprocess.run([*args, url], capture_output=True, text=True, env=env, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise click.ClickException(f"cannot read wrk's output:\n{out}")
+    figures: dict[str, float] = {"rps": float(match[1])}
+    bench = re.search(r"^BENCH (.*)$", out, re.MULTILINE)
+    if bench:
+        figures.update(json.loads(bench[1]))
+    return figures
+
+
+def _worker_lag(base: str, scrapes: int = 40) -> dict[int, dict[float, float]]:
+    """Each worker's loop-lag buckets (scraped until every worker answered, by pid)."""
+    seen: dict[int, dict[float, float]] = {}
+    with httpx.Client(base_url=base, timeout=5) as client:
+        for _ in range(scrapes):
+            text = client.get("/metrics").text
+            pid = sample_value(text, "converge_worker_pid")
+            if pid is not None:
+                seen[int(pid)] = histogram_buckets(text, LAG)
+    return seen
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise click.ClickException(f"no VmRSS for pid {pid}")
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+@click.command()
+@click.option(
+    "--mojo",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="MOJO to serve (default: train a 50-tree GBM on a local H2O).",
+)
+@click.option("--seconds", default=10, show_default=True, help="Length of each wrk run.")
+@click.option("--connections", default=1000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> None:
+    """Serve a champion with uvicorn workers and measure it with wrk."""
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
+    with tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp, scratch_database() as url:
+        root = Path(tmp)
+        mojo = mojo or _train_mojo(root)
+        store_uri = (root / "artifacts").as_uri()
+        _install_champion(url, mojo, store_uri)
+        script = root / "predict.lua"
+        script.write_text(WRK_SCRIPT.replace("__ENTITIES__", str(ENTITIES)))
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ARTIFACT_STORE_URI": store_uri,
+            "CONVERGE_HOME": str(root / "home"),
+        }
+
+        with uvicorn(env, 1) as (base, process):
+            cold_s = _wait_ready(base, process)
+        click.echo(f"cores: {os.cpu_count()}; workers: {workers}; wrk: 2 threads")
+        click.echo(
+            f"cold start to /ready (1 worker): {cold_s:.2f} s "
+            f"(goal < {TARGET_COLD_S} s: {_verdict(cold_s < TARGET_COLD_S)})"
+        )
+
+        with uvicorn(env, workers) as (base, process):
+            _wait_ready(base, process)
+            _wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
+            ping = _wrk(base + "/health", 64, seconds, None)
+            predict = _wrk(base + "/v1/predict", 64, seconds, script)
+            ratio = predict["rps"] / ping["rps"]
+            click.echo(
+                f"closed loop, 64 connections: bare /health {ping['rps']:.0f} req/s, "
+                f"/v1/predict {predict['rps']:.0f} req/s (p99 {predict['p99'] / 1000:.1f} ms)"
+                f"; ratio {ratio:.2f} (goal >= {TARGET_RATIO}: {_verdict(ratio >= TARGET_RATIO)})"
+            )
+
+            rate = predict["rps"] / 2
+            pace_ms = connections / rate * 1000
+            # Each connection waits pace_ms before each request: run long enough for every
+            # connection to send several.
+            paced_seconds = max(seconds, math.ceil(4 * pace_ms / 1000))
+            before = _worker_lag(base)
+            paced = _wrk(base + "/v1/predict", connections, paced_seconds, script, pace_ms)
+            after = _worker_lag(base)
+            p99_ms = paced["p99"] / 1000
+            click.echo(
+                f"{connections} open connections for {paced_seconds} s, offered {rate:.0f} req/s "
+                f"(achieved {paced['rps']:.0f}, non-2xx {paced['non2xx']:.0f}, socket "
+                f"errors {paced['errors']:.0f}): p50 {paced['p50'] / 1000:.1f} ms, p99 "
+                f"{p99_ms:.1f} ms (goal < {TARGET_P99_MS:.0f} ms: "
+                f"{_verdict(p99_ms < TARGET_P99_MS)})"
+            )
+            for pid, buckets in sorted(after.items()):
+                try:
+                    lag_ms = quantile_upper_bound(before.get(pid, {}), buckets, 0.99) * 1000
+                except ValueError:
+                    continue
+                click.echo(
+                    f"worker {pid}: loop lag p99 <= {lag_ms:g} ms (goal < "
+                    f"{TARGET_LAG_P99_MS:g} ms: {_verdict(lag_ms < TARGET_LAG_P99_MS)}); "
+                    f"RSS {_rss_mb(pid):.0f} MB (goal < {TARGET_RSS_MB:.0f} MB: "
+                    f"{_verdict(_rss_mb(pid) < TARGET_RSS_MB)})"
+                )

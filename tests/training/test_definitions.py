@@ -1,0 +1,44 @@
+"""The code location loads as `dagster dev` would load it, with the graph the design asks for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+from assets.definitions import defs
+from tests.training.conftest import REPOSITORY_ROOT, WORKSPACE
+
+
+def test_dagster_definitions_validate_passes_for_workspace_yaml(tmp_path: Path) -> None:
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", str(WORKSPACE)],
+        cwd=REPOSITORY_ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
+
+
+def test_asset_graph_lineage_pool_and_partitions() -> None:
+    graph = defs.resolve_asset_graph()
+    candidate = graph.get(AssetKey("candidate_model"))
+    assert candidate.pools == {"h2o_training"}
+    assert candidate.partitions_def is not None
+    assert candidate.partitions_def.name == "model_configs"  # type: ignore[attr-defined]
+    assert graph.get(AssetKey("training_frame")).parent_keys == {AssetKey("labels")}
+    assert candidate.parent_keys == {AssetKey("training_frame"), AssetKey("model_configs")}
+    assert graph.get(AssetKey("champion_model")).parent_keys == {AssetKey("candidate_model")}
+    assert {s.name for s in defs.schedules or []} == {"daily_features", "weekly_retraining"}
+    assert {s.name for s in defs.sensors or []} == {
+        "new_feature_rows_sensor",
+        "candidate_fanout_sensor",
+    }
