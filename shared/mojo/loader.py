@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,23 @@ def load_mojo(path: str | Path) -> MojoModel | DaimojoModel:
         raise UnsupportedMojoError(
             f"{path} is neither an H2O-3 MOJO zip nor a Driverless AI pipeline"
         )
+    try:
+        return _load_h2o_mojo(path)
+    except UnsupportedMojoError:
+        raise
+    except (
+        ValueError,
+        struct.error,
+        IndexError,
+        KeyError,
+        SyntaxError,
+        RecursionError,
+        zipfile.BadZipFile,
+    ) as error:
+        raise UnsupportedMojoError(f"{path} is damaged or malformed: {error!r}") from error
+
+
+def _load_h2o_mojo(path: Path) -> MojoModel:
     with zipfile.ZipFile(path) as bundle:
         archive = MojoArchive(bundle)
         if not archive.exists("model.ini"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,45 @@ def test_refuses_a_file_that_is_neither(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no MOJO file"):
         load_mojo(tmp_path / "absent.zip")
+
+
+def _with_member(source: Path, target: Path, member: str, change: Callable[[bytes], bytes]) -> Path:
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            copy.writestr(item, change(data) if item.filename == member else data)
+    return target
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize(
+    ("case", "member"),
+    [
+        ("gbm-synthetic_binomial", "trees/t00_003.bin"),
+        ("xgboost-prostate_regression", "boosterBytes"),
+    ],
+)
+def test_refuses_a_truncated_model_blob(
+    case: str, member: str, parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    damaged = _with_member(
+        parity_cases[case].mojo,
+        tmp_path / "damaged.zip",
+        member,
+        lambda data: data[: len(data) // 2],
+    )
+    with pytest.raises(UnsupportedMojoError, match="damaged or malformed"):
+        load_mojo(damaged)
+
+
+@pytest.mark.h2o
+def test_refuses_unreadable_numbers_in_model_ini(
+    parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    damaged = rewrite_mojo(
+        parity_cases["glm-prostate_binomial"].mojo,
+        tmp_path / "damaged.zip",
+        lambda _, text: set_info(text, "beta", "[0.1, oops]"),
+    )
+    with pytest.raises(UnsupportedMojoError, match="damaged or malformed"):
+        load_mojo(damaged)
