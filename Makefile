@@ -28,10 +28,12 @@ test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API)
 test-fast: install  ## Tests that need no H2O JVM.
 	$(BIN)/pytest -m "not h2o"
 
+CODE := converge shared assets resources serving bench scripts tests
+
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy converge shared assets resources serving bench scripts
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy $(filter-out tests,$(CODE))
 
 versions-check: install
 	$(BIN)/converge versions check

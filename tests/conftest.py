@@ -1,8 +1,8 @@
 """Fixtures for real components: PostgreSQL, Redis, an S3 API over HTTP (moto server), H2O.
 
-Each test gets its own freshly migrated PostgreSQL database, cloned from a template migrated once per
-session, so tests never see each other's rows. Point TEST_DATABASE_URL / TEST_REDIS_URL elsewhere to
-use other servers.
+Each test gets its own freshly migrated PostgreSQL database, cloned from a template migrated once
+per session, so tests never see each other's rows. Point TEST_DATABASE_URL / TEST_REDIS_URL
+elsewhere to use other servers.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def _create_database(name: str, template: str | None = None) -> str:
 
 def _drop_database(name: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`converge bench ...`: on-demand benchmarks that print figures and a ratio to a same-run baseline."""
+"""`converge bench ...`: on-demand benchmarks: measured figures and a same-run baseline."""
 
 from __future__ import annotations
 
