@@ -47,10 +47,11 @@ WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
 
 
 def config_matrix(count: int, ntrees: int) -> dict[str, object]:
-    """`count` GBM configs: depths 2..6 crossed with as many learning rates as needed."""
-    depths = [2, 3, 4, 5, 6]
-    rates = [round(0.05 + 0.05 * i, 2) for i in range(-(-count // len(depths)))]
-    return {"gbm": {"ntrees": ntrees, "seed": 1, "max_depth": depths, "learn_rate": rates}}
+    """Exactly `count` GBM configs, one per learning rate (0.01 apart, all within H2O's (0, 1])."""
+    if not 1 <= count <= 100:
+        raise click.BadParameter(f"between 1 and 100 configs, got {count}", param_hint="--configs")
+    rates = [round(0.01 * (i + 1), 2) for i in range(count)]
+    return {"gbm": {"ntrees": ntrees, "seed": 1, "max_depth": 3, "learn_rate": rates}}
 
 
 class PeakMemory:

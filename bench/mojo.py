@@ -1,7 +1,8 @@
 """`converge bench mojo`: converge's MOJO runtime against h2o-genmodel's PredictCsv, in one run.
 
 Prints rows/s of both on the same CSV (and genmodel's 1-row time, its JVM start-up), converge's
-single-row latency, cold load time and peak RSS of a fresh process, and the forest evaluator
+single-row latency (`predict_rows`, serving's path, and a one-row pandas frame), cold load time and
+peak RSS of a fresh process (with and without pandas), and the forest evaluator
 (numba) against treelite's gtil on the same XGBoost trees. Without `--mojo` it trains its own GBM
 and XGBoost models on a local H2O (a JVM is needed for training and the genmodel baseline only).
 """
@@ -36,15 +37,19 @@ COLD_LOAD = """
 import time
 started = time.perf_counter()
 import sys
-import pandas as pd
-pandas_s = time.perf_counter() - started
+if sys.argv[2] == "frame":
+    import pandas as pd
+imports_s = time.perf_counter() - started
 from shared.mojo import load_mojo
 model = load_mojo(sys.argv[1])
-model.predict(pd.DataFrame({name: [None] for name in model.columns}))
+if sys.argv[2] == "frame":
+    model.predict(pd.DataFrame({name: [None] for name in model.columns}))
+else:
+    model.predict_rows([{}])
 elapsed = time.perf_counter() - started
 # VmHWM is this process's own peak (ru_maxrss would report the forking parent's peak).
 status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
-print(elapsed, pandas_s, int(status) / 1024)
+print(elapsed, imports_s, int(status) / 1024)
 """
 
 
@@ -120,6 +125,19 @@ def cpu_timed(call: Callable[[], object]) -> float:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def single_row_latency(call: Callable[[int], object], runs: int) -> tuple[list[float], list[float]]:
+    """Wall and thread-CPU milliseconds of `call(i)` for i in range(runs), after a warm-up."""
+    for i in range(50):
+        call(i)
+    wall, cpu = [], []
+    for i in range(runs):
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        call(i)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - cpu_started) * 1000)
+    return wall, cpu
 
 
 def predict_csv_seconds(jar: Path, mojo: Path, csv_in: Path, csv_out: Path) -> tuple[float, float]:
@@ -230,41 +248,37 @@ def command(
             f"wall without JVM start {scoring_s / converge_s:.1f}x (target >= {TARGET_RATIO}x)"
         )
 
-        single_rows = [frame.iloc[[i % rows]] for i in range(latency_runs)]
-        for row in single_rows[:50]:
-            model.predict(row)
-        samples, cpu_samples = [], []
-        for row in single_rows:
-            started, cpu_started = time.perf_counter(), time.thread_time()
-            model.predict(row)
-            samples.append((time.perf_counter() - started) * 1000)
-            cpu_samples.append((time.thread_time() - cpu_started) * 1000)
-        p50 = statistics.median(samples)
-        p99 = float(np.percentile(samples, 99))
-        click.echo(
-            f"single row wall p50 {p50:.3f} ms  p99 {p99:.3f} ms (target p99 < {TARGET_P99_MS} ms)"
-        )
-        # CPU time of the calling thread: what the call costs when it is not waiting for a core
-        # (other processes on a loaded machine inflate wall-clock figures).
-        click.echo(
-            f"single row CPU  p50 {statistics.median(cpu_samples):.3f} ms  "
-            f"p99 {float(np.percentile(cpu_samples, 99)):.3f} ms"
-        )
-
-        for attempt in ("first", "second"):
-            done = subprocess.run(
-                [sys.executable, "-c", COLD_LOAD, str(mojo_path)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            seconds, pandas_s, rss_mb = (float(v) for v in done.stdout.split())
+        records = [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        row_calls: dict[str, Callable[[int], object]] = {
+            # serving's path: plain mappings in, plain values out, no pandas
+            "predict_rows": lambda i: model.predict_rows([records[i % rows]]),
+            # the same row as a one-row frame, for comparison in this run
+            "predict (pandas frame)": lambda i: model.predict(frame.iloc[[i % rows]]),
+        }
+        for label, call in row_calls.items():
+            wall, cpu = single_row_latency(call, latency_runs)
             click.echo(
-                f"cold load, {attempt} fresh process (imports + load + 1 prediction): "
-                f"{seconds:.2f} s, of which importing pandas {pandas_s:.2f} s "
-                f"(target < {TARGET_COLD_S} s); "
-                f"peak RSS {rss_mb:.0f} MB (target < {TARGET_RSS_MB} MB)"
+                f"single row, {label}: wall p50 {statistics.median(wall):.3f} ms "
+                f"p99 {float(np.percentile(wall, 99)):.3f} ms; CPU p50 "
+                f"{statistics.median(cpu):.3f} ms p99 {float(np.percentile(cpu, 99)):.3f} ms "
+                f"(target p99 < {TARGET_P99_MS} ms)"
             )
+
+        for mode, label in (("rows", "predict_rows, no pandas"), ("frame", "with pandas")):
+            for attempt in ("first", "second"):
+                done = subprocess.run(
+                    [sys.executable, "-c", COLD_LOAD, str(mojo_path), mode],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                seconds, imports_s, rss_mb = (float(v) for v in done.stdout.split())
+                click.echo(
+                    f"cold load ({label}), {attempt} fresh process (imports + load + 1 "
+                    f"prediction): {seconds:.2f} s, of which importing pandas {imports_s:.2f} s "
+                    f"(target < {TARGET_COLD_S} s); peak RSS {rss_mb:.0f} MB "
+                    f"(target < {TARGET_RSS_MB} MB)"
+                )
         bench_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         click.echo(f"this benchmark process peak RSS {bench_rss_mb:.0f} MB")
         if xgboost_mojo is not None:

@@ -61,9 +61,10 @@ def parse_size(text: str) -> int:
 
 
 def format_jvm_size(size_bytes: int) -> str:
-    """The largest whole `g` or `m` amount not above `size_bytes`, as `-Xmx` accepts it."""
-    if size_bytes >= _UNITS["g"]:
-        return f"{size_bytes // _UNITS['g']}g"
+    """`size_bytes` rounded down to what `-Xmx` accepts: whole `g` unless that gives up over 5 %."""
+    whole_gigabytes = size_bytes // _UNITS["g"]
+    if whole_gigabytes and whole_gigabytes * _UNITS["g"] >= 0.95 * size_bytes:
+        return f"{whole_gigabytes}g"
     if size_bytes >= _UNITS["m"]:
         return f"{size_bytes // _UNITS['m']}m"
     raise ValueError(f"a JVM heap needs at least 1 MiB, got {size_bytes} bytes")

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from serving.api.admission import AdmissionMiddleware
 from serving.api.errors import validation_error
 from serving.api.middleware import LatencyMiddleware
 from serving.api.routes import health, metrics, predict
@@ -32,6 +33,9 @@ from shared.versions import pinned_versions
 
 log = logging.getLogger(__name__)
 
+# Routes that do work per request; /health, /ready and /metrics stay answerable under overload.
+SCORING_PREFIXES = ("/v1/", "/graphql")
+
 
 def create_app(
     serving_settings: ServingSettings | None = None, settings: Settings | None = None
@@ -48,6 +52,14 @@ def create_app(
             yield
 
     app = FastAPI(title="converge serving", lifespan=lifespan)
+    # Added first, so it runs inside LatencyMiddleware: refused requests are timed too.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=serving_settings.max_in_flight,
+        retry_after_s=serving_settings.retry_after_s,
+        prefixes=SCORING_PREFIXES,
+        on_shed=lambda prefix: metrics_.requests_shed.labels(prefix).inc(),
+    )
     app.add_middleware(LatencyMiddleware, metrics=metrics_)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(predict.router)

@@ -28,6 +28,15 @@ class ServingSettings(BaseSettings):
         default=2.0, ge=0, le=50, description="Longest a request waits for others to share a batch."
     )
     batch_max_size: int = Field(default=256, ge=1, description="Most rows in one scoring call.")
+    # About what one worker answers in 50 ms: beyond it a request would mostly wait in the queue.
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Scoring requests (/v1, /graphql) in flight per worker; beyond: 503 at once.",
+    )
+    retry_after_s: int = Field(
+        default=1, ge=0, description="Retry-After (seconds) on a 503 from admission control."
+    )
     breaker_fail_max: int = Field(default=5, ge=1, description="Failures that open a breaker.")
     breaker_reset_timeout_s: float = Field(
         default=60.0,

@@ -62,6 +62,12 @@ class ServingMetrics:
             ["model_version", "h2o_version", "algo"],
             registry=r,
         )
+        self.requests_shed = Counter(
+            "converge_requests_shed_total",
+            "Requests refused with 503 by admission control (too many in flight), by route prefix.",
+            ["route"],
+            registry=r,
+        )
         self.model_swaps = Counter(
             "converge_model_swaps", "Champions loaded and swapped in.", registry=r
         )

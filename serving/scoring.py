@@ -5,9 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
 
 from shared.mojo import MojoModel
 from shared.schemas import FeatureValue
@@ -34,24 +31,16 @@ class Scored:
     prediction: Prediction
 
 
-def _plain(value: Any) -> float | str | None:
-    if value is None:
+def _plain(value: float | str) -> float | str | None:
+    # JSON has no NaN: a missing prediction is null.
+    if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, str):
-        return value
-    number = float(value)
-    return None if math.isnan(number) else number
+    return value
 
 
 def score_rows(model: LoadedModel, rows: Sequence[Mapping[str, FeatureValue]]) -> list[Scored]:
     """Score `rows` in one vectorized call; keys the model does not know are ignored."""
-    columns = model.mojo.columns
-    frame = pd.DataFrame.from_records(
-        [[row.get(column) for column in columns] for row in rows], columns=columns
-    )
-    predicted = model.mojo.predict(frame)
-    records = predicted.to_dict(orient="records")
     return [
-        Scored(model.model_version, {str(key): _plain(value) for key, value in record.items()})
-        for record in records
+        Scored(model.model_version, {key: _plain(value) for key, value in predicted.items()})
+        for predicted in model.mojo.predict_rows(rows)
     ]

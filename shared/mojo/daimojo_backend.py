@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.mojo.errors import UnsupportedMojoError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LICENCE_VARIABLES = ("DRIVERLESS_AI_LICENSE_KEY", "DRIVERLESS_AI_LICENSE_FILE")
 

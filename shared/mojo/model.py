@@ -1,15 +1,24 @@
-"""`MojoModel`: one loaded model, its metadata, and `predict` with PredictCsv's output columns."""
+"""`MojoModel`: one loaded model, its metadata, and `predict` with PredictCsv's output columns.
+
+pandas is imported only by `predict`: `predict_rows` (serving's path) runs without it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from shared.mojo.archive import MojoInfo
 from shared.mojo.encoding import RowEncoder
-from shared.mojo.scorer import Scorer
+from shared.mojo.scorer import FloatArray, Scorer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RowPrediction = dict[str, float | str]
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,6 @@ class MojoModel:
     classes: list[str] | None
     scorer: Scorer
     encoder: RowEncoder
-    label_dtype: pd.CategoricalDtype | None
 
     @classmethod
     def from_info(cls, info: MojoInfo, scorer: Scorer) -> MojoModel:
@@ -51,20 +59,38 @@ class MojoModel:
             classes=classes,
             scorer=scorer,
             encoder=RowEncoder.for_columns(info.feature_names, info.feature_domains),
-            label_dtype=None if classes is None else pd.CategoricalDtype(classes, ordered=False),
         )
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score every row of `frame` (columns by name, extra columns ignored)."""
+        import pandas as pd
+
         preds = self.scorer.score(self.encoder.encode(frame))
         if self.classes is None:
             return pd.DataFrame({"predict": preds[:, 0]}, index=frame.index, copy=False)
         # A categorical over the class labels: no per-call string conversion of the labels.
-        labels = pd.Categorical.from_codes(preds[:, 0].astype(np.int64), dtype=self.label_dtype)
+        labels = pd.Categorical.from_codes(
+            preds[:, 0].astype(np.int64), dtype=pd.CategoricalDtype(self.classes, ordered=False)
+        )
         columns: dict[str, object] = {"predict": labels}
         for position, name in enumerate(self.output_columns[1:], start=1):
             columns[name] = preds[:, position]
         return pd.DataFrame(columns, index=frame.index, copy=False)
+
+    def score_rows(self, rows: Sequence[Mapping[str, object]]) -> FloatArray:
+        """genmodel's `preds` for rows given as mappings: label index, then class probabilities."""
+        return self.scorer.score(self.encoder.encode_rows(rows))
+
+    def predict_rows(self, rows: Sequence[Mapping[str, object]]) -> list[RowPrediction]:
+        """`predict` without pandas, for a few rows: one dict of PredictCsv's columns per row."""
+        preds = self.score_rows(rows)
+        if self.classes is None:
+            return [{"predict": value} for value in preds[:, 0].tolist()]
+        classes, names = self.classes, self.output_columns
+        return [
+            {"predict": classes[int(row[0])], **dict(zip(names[1:], row[1:], strict=True))}
+            for row in preds.tolist()
+        ]
 
 
 def output_columns(classes: list[str] | None) -> list[str]:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from shared.mojo import MojoInputError, load_mojo
-from shared.mojo.encoding import ARROW_MIN_ROWS
+from shared.mojo.frame_encoding import ARROW_MIN_ROWS
 from shared.mojo.model import MojoModel
 
 MODEL_INI = """[info]
@@ -108,3 +108,38 @@ def test_numeric_frames_find_levels_written_as_text(glm: MojoModel, tmp_path: Pa
         glm.predict(pd.DataFrame({"colour": ["red"], "size": [True]}))
     with pytest.raises(MojoInputError, match="more than once"):
         glm.predict(pd.DataFrame([["red", 1, 2]], columns=["colour", "size", "size"]))
+
+
+def test_rows_read_values_like_frames(glm: MojoModel) -> None:
+    rows: list[dict[str, object]] = [
+        {"colour": "red", "size": "1e3"},
+        {"colour": "blue", "size": 2},
+        {"colour": "green", "size": 2.5},
+        {"colour": "purple", "size": " 7 "},
+        {"colour": "NA", "size": "N/A"},
+        {"colour": None, "size": None},
+        {"colour": "blue", "size": float("nan")},
+        {"size": "-4"},  # an absent key reads as missing, like an absent column
+        {"colour": "red", "size": 1, "unknown": "ignored"},
+        {},
+    ]
+    truth = [
+        expected(str(row.get("colour") or ""), "" if row.get("size") is None else str(row["size"]))
+        for row in rows
+    ]
+    truth[6] = expected("blue", "")
+    predicted = [row["predict"] for row in glm.predict_rows(rows)]
+    assert predicted == truth
+    framed = glm.predict(pd.DataFrame.from_records(rows)[["colour", "size"]])
+    np.testing.assert_array_equal(framed["predict"].to_numpy(), truth)
+
+
+def test_rows_name_bad_values(glm: MojoModel) -> None:
+    rows: list[dict[str, object]] = [{"colour": "red", "size": 1}, {"size": "seven"}]
+    with pytest.raises(MojoInputError, match="'size' is numeric but row 1 holds 'seven'"):
+        glm.predict_rows(rows)
+    with pytest.raises(MojoInputError, match="'size' is numeric but row 0 holds True"):
+        glm.predict_rows([{"size": True}])
+    with pytest.raises(MojoInputError, match=r"'size' is numeric but row 0 holds \[1\]"):
+        glm.predict_rows([{"size": [1]}])
+    assert glm.predict_rows([]) == []

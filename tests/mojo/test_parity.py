@@ -57,6 +57,11 @@ def test_matches_genmodel_predict_csv(
     scoring = pd.read_csv(case.scoring_csv, dtype=str, keep_default_na=False)
     actual = model.predict(scoring)
     assert_matches_genmodel(expected, actual, classes=model.classes is not None)
+    # serving's path without pandas: the same rows as mappings, and with blank cells left out.
+    rows = [{str(key): v for key, v in row.items()} for row in scoring.to_dict(orient="records")]
+    for given in (rows, [{key: v for key, v in row.items() if v != ""} for row in rows]):
+        from_rows = pd.DataFrame(model.predict_rows(given), columns=model.output_columns)
+        assert_matches_genmodel(expected, from_rows, classes=model.classes is not None)
     assert model.algo == name.split("-")[0]
     assert model.h2o_version == "3.46.0.11"
     # The edge rows really reached the model: all-missing and unseen-level rows are included.

@@ -48,10 +48,17 @@ def test_small_limit_rounds_heap_down_in_megabytes() -> None:
     assert split.heap_bytes <= 0.7 * GIB
 
 
+@pytest.mark.parametrize("limit", ["1g", "3g", "4g", "8Gi", "16g", "23g", "64g"])
+def test_heap_stays_within_5_percent_of_the_70_percent_share(limit: str) -> None:
+    split = split_memory(limit)
+    share = 0.7 * parse_size(limit)
+    assert 0.95 * share <= parse_size(split.xmx) <= share
+
+
 def test_cgroup_v2_limit_is_read(tmp_path: Path) -> None:
     (tmp_path / "memory.max").write_text(f"{4 * GIB}\n")
     split = split_memory(cgroup_root=tmp_path)
-    assert (split.limit_bytes, split.xmx, split.source) == (4 * GIB, "2g", "cgroup limit")
+    assert (split.limit_bytes, split.xmx, split.source) == (4 * GIB, "2867m", "cgroup limit")
 
 
 def test_cgroup_v1_limit_and_unlimited(tmp_path: Path) -> None:
