@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(UV) pip install --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --compile-bytecode --require-hashes -r requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 

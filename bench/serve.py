@@ -51,7 +51,7 @@ ENTITIES = 1000
 FEATURES = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
 LAG = "converge_event_loop_lag_seconds"
 
-# wrk Lua: POST one of ENTITIES entity_ids per request; optional pacing per connection; print
+# wrk Lua: POST one of ENTITIES entity_ids per request; optional random pacing per connection; print
 # latency percentiles (microseconds) as JSON at the end.
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -61,7 +61,9 @@ request = function()
   return wrk.format(nil, nil, nil,
     string.format('{"entity_id": "bench-%d"}', math.random(0, __ENTITIES__ - 1)))
 end
-delay = function() return pace_ms end
+-- Uniform in [0, 2 x pace]: the same mean rate, but connections do not stay in lockstep (with a
+-- constant delay all of them send at the same instant: a burst of every connection at once).
+delay = function() return math.random(0, 2 * pace_ms) end
 done = function(summary, latency, requests)
   io.write(string.format('\\nBENCH {"p50": %d, "p99": %d, "requests": %d, "non2xx": %d, ' ..
     '"errors": %d, "seconds": %f}\\n', latency:percentile(50), latency:percentile(99),

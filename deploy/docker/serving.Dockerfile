@@ -34,12 +34,14 @@ COPY converge ./converge
 COPY shared ./shared
 COPY serving ./serving
 # The console script pip would generate, without building a wheel (that needs unpinned setuptools).
+# Bytecode is compiled at build time: otherwise every pod start recompiles ~400 modules (seconds).
 RUN printf '#!/opt/converge/bin/python\nfrom converge.cli import main\nmain()\n' \
         > /opt/converge/bin/converge \
     && chmod 0755 /opt/converge/bin/converge \
     && if command -v java; then echo "a JVM got into the serving image" >&2; exit 1; fi \
     && if python -c "import h2o" 2>/dev/null; then echo "h2o got into the serving image" >&2; exit 1; fi \
-    && converge versions check --project-dir /app
+    && converge versions check --project-dir /app \
+    && python -m compileall -q /opt/converge /app
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/converge --create-home converge
 USER 10001

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 import psycopg
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Documents are fetched as text and parsed with orjson: psycopg's default jsonb loader (stdlib
 # json) alone cost ~1 ms for 50 documents, the whole budget of `latest()`.
@@ -88,6 +90,8 @@ def features_as_of_frame(
     for name in (entity_col, timestamp_col):
         if name not in labels.columns:
             raise ValueError(f"column {name!r} is not in the labels {list(labels.columns)}")
+    import pandas as pd  # lazily: serving reads latest rows and never needs pandas
+
     moments = pd.to_datetime(labels[timestamp_col])
     if moments.dt.tz is None:
         raise ValueError(f"column {timestamp_col!r} must hold time-zone aware timestamps")
