@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+import psycopg
+import sqlalchemy.exc
 
 from shared.db import database_url
 from shared.db.migrate import current_revision, head_revision, upgrade
+
+
+@contextmanager
+def _database_errors_as_messages() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+        raise click.ClickException(f"cannot reach the converge database: {exc}") from exc
 
 
 @click.group()
@@ -16,10 +29,11 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations (idempotent)."""
-    url = database_url()
-    before = current_revision(url)
-    upgrade(url)
-    after = current_revision(url)
+    with _database_errors_as_messages():
+        url = database_url()
+        before = current_revision(url)
+        upgrade(url)
+        after = current_revision(url)
     if before == after:
         click.echo(f"database already at revision {after}")
     else:
@@ -29,4 +43,6 @@ def db_upgrade() -> None:
 @db.command("status")
 def db_status() -> None:
     """Print the database revision and the newest shipped revision."""
-    click.echo(f"database: {current_revision(database_url()) or 'empty'}; head: {head_revision()}")
+    with _database_errors_as_messages():
+        revision = current_revision(database_url())
+    click.echo(f"database: {revision or 'empty'}; head: {head_revision()}")
