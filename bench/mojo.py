@@ -24,7 +24,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from converge.commands.mojo import read_predict_csv
+from converge.commands.mojo import read_predict_csv, write_predictions_csv
 from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
 
@@ -220,9 +220,7 @@ def command(
         in_memory_cpu = min(cpu_timed(lambda: model.predict(frame)) for _ in range(3))
 
         def end_to_end() -> None:
-            model.predict(read_predict_csv(csv_in)).to_csv(
-                work / "ours.csv", index=False, na_rep="NA"
-            )
+            write_predictions_csv(model.predict(read_predict_csv(csv_in)), work / "ours.csv")
 
         converge_s = min(timed(end_to_end) for _ in range(3))
         converge_cpu = min(cpu_timed(end_to_end) for _ in range(3))

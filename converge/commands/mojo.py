@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import click
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from shared.mojo import MojoInputError, UnsupportedMojoError, load_mojo
 from shared.mojo.model import MojoModel
@@ -22,11 +25,35 @@ def _load(path: Path) -> MojoModel:
 
 
 def read_predict_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV like PredictCsv: every cell as text ("", NA, N/A and - are missing)."""
+    """Read a CSV like PredictCsv: every cell as text ("", NA, N/A and - are missing).
+
+    pyarrow parses it (several times faster than pandas' reader); the columns stay Arrow strings,
+    which the MOJO encoder reads without a copy.
+    """
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle))
+        options = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        )
+        table = pacsv.read_csv(path, convert_options=options)
+    except StopIteration as error:
+        raise click.ClickException(f"cannot read {path} as CSV: the file is empty") from error
+    except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error) as error:
         raise click.ClickException(f"cannot read {path} as CSV: {error}") from error
+    frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return frame
+
+
+def write_predictions_csv(result: pd.DataFrame, path: Path) -> None:
+    """Write predictions as CSV with pyarrow (missing values as NA), whole or not at all."""
+    temporary = path.with_name(path.name + ".partial")
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    pacsv.write_csv(table, temporary, write_options=pacsv.WriteOptions(null_string="NA"))
+    temporary.replace(path)
 
 
 @click.group()
@@ -65,9 +92,7 @@ def predict(model_path: Path, input_path: Path, output_path: Path) -> None:
     except MojoInputError as error:
         raise click.ClickException(str(error)) from error
     # Written whole after scoring succeeded, so a failure never leaves a truncated output file.
-    temporary = output_path.with_name(output_path.name + ".partial")
-    result.to_csv(temporary, index=False, na_rep="NA")
-    temporary.replace(output_path)
+    write_predictions_csv(result, output_path)
     click.echo(f"scored {len(result)} rows with {model.algo} ({model.category}) into {output_path}")
 
 

@@ -94,3 +94,24 @@ def test_info_describes_the_model(parity_cases: dict[str, ParityCase]) -> None:
     assert "h2o_version: 3.46.0.11" in result.output
     assert "output columns: predict, Iris-setosa, Iris-versicolor, Iris-virginica" in result.output
     assert "Petal.Width (numeric)" in result.output
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("", "the file is empty"), ('a,b\n"unterminated,1\n', "cannot read")],
+)
+def test_unreadable_input_fails_naming_the_file_and_writes_nothing(
+    content: str, reason: str, parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    case = parity_cases["gbm-prostate_binomial"]
+    bad_input = tmp_path / "bad.csv"
+    bad_input.write_text(content)
+    output = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        cli,
+        ["mojo", "predict", str(case.mojo), "--input", str(bad_input), "--output", str(output)],
+    )
+    assert result.exit_code == 1
+    assert reason in result.output and str(bad_input) in result.output
+    assert not output.exists()
