@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 # Documents are fetched as text and parsed with orjson: psycopg's default jsonb loader (stdlib
 # json) alone cost ~1 ms for 50 documents, the whole budget of `latest()`.
 
-# One statement on the latest-row table's primary key; shared by the sync and async paths.
+# One statement on the latest-row table's primary key; shared by the sync and async paths. It runs
+# on a binary cursor with each document as UTF-8 bytes, which orjson parses as they arrive: text
+# results cost ~0.2 ms more for 50 rows (timestamps parsed from text, documents decoded twice).
 LATEST_SQL = """
-SELECT entity_id, event_timestamp, dynamic_features::text FROM feature_latest
+SELECT entity_id, event_timestamp, convert_to(dynamic_features::text, 'UTF8') FROM feature_latest
 WHERE entity_id = ANY(%s::text[])
 """
 
@@ -49,13 +51,14 @@ class FeatureRow:
     dynamic_features: dict[str, Any]
 
 
-def _row(entity_id: str, event_timestamp: datetime, document: str) -> FeatureRow:
+def _row(entity_id: str, event_timestamp: datetime, document: str | bytes) -> FeatureRow:
     return FeatureRow(entity_id, event_timestamp, orjson.loads(document))
 
 
 def latest(conn: psycopg.Connection, entity_ids: Sequence[str]) -> dict[str, FeatureRow]:
     """The newest row of each entity; entities with no row are absent."""
-    rows = conn.execute(LATEST_SQL, (list(entity_ids),)).fetchall()
+    with conn.cursor(binary=True) as cursor:
+        rows = cursor.execute(LATEST_SQL, (list(entity_ids),)).fetchall()
     return {row[0]: _row(*row) for row in rows}
 
 
@@ -63,8 +66,10 @@ async def latest_async(
     aconn: psycopg.AsyncConnection, entity_ids: Sequence[str]
 ) -> dict[str, FeatureRow]:
     """`latest` on an async connection (same SQL)."""
-    cursor = await aconn.execute(LATEST_SQL, (list(entity_ids),))
-    return {row[0]: _row(*row) for row in await cursor.fetchall()}
+    async with aconn.cursor(binary=True) as cursor:
+        await cursor.execute(LATEST_SQL, (list(entity_ids),))
+        rows = await cursor.fetchall()
+    return {row[0]: _row(*row) for row in rows}
 
 
 def features_as_of(
