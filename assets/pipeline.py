@@ -50,9 +50,13 @@ def run_in_process(
     job: UnresolvedAssetJobDefinition,
     run_config: Mapping[str, Any] | None = None,
 ) -> ExecuteInProcessResult:
-    """Execute an unpartitioned asset job in this process; a failure names the failing step."""
+    """Execute an unpartitioned asset job in this process; a failure names the failing step.
+
+    The console shows warnings and errors only; every event still goes to the instance (the UI).
+    """
+    quiet_console = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = defs.resolve_job_def(job.name).execute_in_process(
-        instance=instance, run_config=run_config or {}, raise_on_error=False
+        instance=instance, run_config={**quiet_console, **(run_config or {})}, raise_on_error=False
     )
     if not result.success:
         failures = [
