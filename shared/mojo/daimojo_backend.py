@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.mojo.errors import UnsupportedMojoError
+from shared.mojo.metadata import ModelMetadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,16 +26,9 @@ class DaimojoUnavailableError(UnsupportedMojoError):
 
 
 @dataclass(frozen=True)
-class DaimojoModel:
+class DaimojoModel(ModelMetadata):
     """A Driverless AI pipeline with the same metadata and `predict` as `MojoModel`."""
 
-    algo: str
-    category: str
-    columns: list[str]
-    domains: dict[str, list[str]]
-    response_column: str | None
-    h2o_version: str
-    mojo_version: str
     pipeline: Any
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

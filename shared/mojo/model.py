@@ -13,6 +13,7 @@ import numpy as np
 
 from shared.mojo.archive import MojoInfo
 from shared.mojo.encoding import RowEncoder
+from shared.mojo.metadata import ModelMetadata
 from shared.mojo.scorer import FloatArray, Scorer
 
 if TYPE_CHECKING:
@@ -22,16 +23,9 @@ RowPrediction = dict[str, float | str]
 
 
 @dataclass(frozen=True)
-class MojoModel:
+class MojoModel(ModelMetadata):
     """An H2O-3 MOJO scored without a JVM; immutable after load, so threads may share it."""
 
-    algo: str
-    category: str
-    columns: list[str]
-    domains: dict[str, list[str]]
-    response_column: str | None
-    h2o_version: str
-    mojo_version: str
     output_columns: list[str]
     classes: list[str] | None
     scorer: Scorer
