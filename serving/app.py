@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +143,7 @@ async def _serving_state(
         ),
         asyncio.create_task(holder.follow(), name="champion-follower"),
     ]
+    _freeze_startup_heap()
     try:
         yield ServingState(cfg, metrics_, pool, holder, predictor, breakers)
     finally:
@@ -152,3 +154,14 @@ async def _serving_state(
         executor.shutdown(wait=True)
         await pool.close()
         await redis.aclose()
+
+
+def _freeze_startup_heap() -> None:
+    """Move every object alive after start-up out of the cyclic garbage collector's reach.
+
+    Imports and the champion's compiled kernels leave a few hundred thousand long-lived objects;
+    each full (generation 2) collection under load would traverse all of them, a 40-100 ms pause
+    of the event loop. Frozen, they are never scanned again; what requests allocate still is.
+    """
+    gc.collect()
+    gc.freeze()

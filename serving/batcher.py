@@ -1,7 +1,9 @@
-"""Micro-batching: concurrent requests share one vectorized scoring call run in a thread pool.
+"""Micro-batching: concurrent requests share one feature lookup and one vectorized scoring call.
 
 A request's rows wait at most `max_wait_s` for company, and a batch is flushed as soon as it holds
-`max_size` rows. Scoring runs through `run_in_executor`, never on the event loop; this pays off
+`max_size` rows. Each batch goes through two stages: `prepare`, a coroutine on the event loop that
+sees every row of the batch at once (one Redis MGET and one SQL statement for all entities, not one
+per request), then `score`, run through `run_in_executor`, never on the event loop; this pays off
 because the MOJO runtime spends its time in numpy/numba, which release the GIL.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 In = TypeVar("In")
+Mid = TypeVar("Mid")
 Out = TypeVar("Out")
 
 
@@ -23,20 +26,22 @@ class _Pending(Generic[In, Out]):
     future: asyncio.Future[list[Out]] = field(repr=False)
 
 
-class MicroBatcher(Generic[In, Out]):
-    """Collects rows from concurrent callers and scores them together with `score` off the loop."""
+class MicroBatcher(Generic[In, Mid, Out]):
+    """Collects rows from concurrent callers; `prepare`s a batch on the loop, `score`s it off it."""
 
     def __init__(
         self,
-        score: Callable[[list[In]], list[Out]],
+        score: Callable[[list[Mid]], list[Out]],
         executor: Executor,
         *,
+        prepare: Callable[[list[In]], Awaitable[list[Mid]]],
         max_wait_s: float,
         max_size: int,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._score = score
         self._executor = executor
+        self._prepare = prepare
         self._max_wait_s = max_wait_s
         self._max_size = max_size
         self._on_batch = on_batch
@@ -72,25 +77,32 @@ class MicroBatcher(Generic[In, Out]):
         if self._on_batch is not None:
             self._on_batch(len(rows))
         try:
-            results = await self._score_off_loop(rows)
+            prepared = await self._prepare(rows)
+            if len(prepared) != len(rows):
+                raise RuntimeError(f"prepare returned {len(prepared)} rows for {len(rows)}")
+        except Exception as exc:  # nothing can be scored: every caller gets the cause
+            for item in batch:
+                _fail(item, exc)
+            return
+        try:
+            results = await self._score_off_loop(prepared)
         except Exception as exc:
             if len(batch) == 1:
-                if not batch[0].future.done():
-                    batch[0].future.set_exception(exc)
+                _fail(batch[0], exc)
                 return
             # One caller's bad rows must not fail the others: score each caller on its own.
             await asyncio.gather(
-                *(_settle(item, self._score_off_loop(list(item.rows))) for item in batch)
+                *(
+                    _settle(item, self._score_off_loop(part))
+                    for item, part in zip(batch, _split(batch, prepared), strict=True)
+                )
             )
             return
-        start = 0
-        for item in batch:
-            end = start + len(item.rows)
+        for item, part in zip(batch, _split(batch, results), strict=True):
             if not item.future.done():  # the caller may have been cancelled meanwhile
-                item.future.set_result(results[start:end])
-            start = end
+                item.future.set_result(part)
 
-    async def _score_off_loop(self, rows: list[In]) -> list[Out]:
+    async def _score_off_loop(self, rows: list[Mid]) -> list[Out]:
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._executor, self._score, rows)
         if len(results) != len(rows):
@@ -104,13 +116,30 @@ class MicroBatcher(Generic[In, Out]):
             await asyncio.gather(*self._running, return_exceptions=True)
 
 
+T = TypeVar("T")
+
+
+def _split(batch: Sequence[_Pending[In, Out]], values: list[T]) -> list[list[T]]:
+    """`values` (one per row of the batch, in order) cut into one list per caller."""
+    parts, start = [], 0
+    for item in batch:
+        end = start + len(item.rows)
+        parts.append(values[start:end])
+        start = end
+    return parts
+
+
+def _fail(item: _Pending[In, Out], exc: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(exc)
+
+
 async def _settle(item: _Pending[In, Out], scoring: Awaitable[list[Out]]) -> None:
     """Resolve one caller's future with its scores or its scoring error."""
     try:
         results = await scoring
     except Exception as exc:  # handed to the caller, who turns it into a response
-        if not item.future.done():
-            item.future.set_exception(exc)
+        _fail(item, exc)
         return
     if not item.future.done():
         item.future.set_result(results)

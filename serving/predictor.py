@@ -1,6 +1,8 @@
 """Predictions for entities or inline features: resolve features, then score them in a batch.
 
-Shared by the REST route and the GraphQL API so both answer the same way.
+Shared by the REST route and the GraphQL API so both answer the same way. Concurrent requests share
+a micro-batch end to end: one feature lookup (Redis MGET, then one SQL statement for the misses)
+and one scoring call for all of their rows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from serving.batcher import MicroBatcher
 from serving.features import FeatureLookup, Features, FeatureSource, ResolvedFeatures
 from serving.model_holder import ModelHolder
-from serving.scoring import LoadedModel, Prediction, Scored, score_rows
+from serving.scoring import LoadedModel, Prediction, score_rows
 
 
 class NoChampionError(Exception):
@@ -30,6 +32,16 @@ class EntityPrediction:
     prediction: Prediction
 
 
+# What a row is scored for: an entity id (features looked up) or inline features.
+_Subject = str | Features
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    entity_id: str | None
+    resolved: ResolvedFeatures
+
+
 class Predictor:
     """Resolves features and scores them with the current champion through the micro-batcher."""
 
@@ -45,16 +57,42 @@ class Predictor:
     ) -> None:
         self._holder = holder
         self._lookup = lookup
-        self._batcher: MicroBatcher[Features, Scored] = MicroBatcher(
-            self.score_batch, executor, max_wait_s=max_wait_s, max_size=max_size, on_batch=on_batch
+        self._batcher: MicroBatcher[_Subject, _Resolved, EntityPrediction] = MicroBatcher(
+            self._score_batch,
+            executor,
+            prepare=self._resolve_batch,
+            max_wait_s=max_wait_s,
+            max_size=max_size,
+            on_batch=on_batch,
         )
 
-    def score_batch(self, rows: list[Features]) -> list[Scored]:
-        """The batcher's scoring function: one champion for the whole batch (runs in a thread)."""
+    async def _resolve_batch(self, subjects: list[_Subject]) -> list[_Resolved]:
+        """Features of a whole batch: one lookup for every entity of every request in it."""
+        entity_ids = [subject for subject in subjects if isinstance(subject, str)]
+        found = await self._lookup.resolve(entity_ids) if entity_ids else {}
+        return [
+            _Resolved(subject, found[subject])
+            if isinstance(subject, str)
+            else _Resolved(None, ResolvedFeatures(subject, FeatureSource.INLINE))
+            for subject in subjects
+        ]
+
+    def _score_batch(self, rows: list[_Resolved]) -> list[EntityPrediction]:
+        """One champion for the whole batch (runs in a thread)."""
         model: LoadedModel | None = self._holder.current  # read once: a swap cannot split a batch
         if model is None:
             raise NoChampionError(self.not_ready_reason)
-        return score_rows(model, rows)
+        scored = score_rows(model, [row.resolved.features for row in rows])
+        return [
+            EntityPrediction(
+                entity_id=row.entity_id,
+                source=row.resolved.source,
+                degraded=row.resolved.degraded,
+                model_version=result.model_version,
+                prediction=result.prediction,
+            )
+            for row, result in zip(rows, scored, strict=True)
+        ]
 
     @property
     def not_ready_reason(self) -> str:
@@ -68,32 +106,14 @@ class Predictor:
     async def predict_entities(self, entity_ids: Sequence[str]) -> list[EntityPrediction]:
         """Predictions for `entity_ids`, in order, with each entity's feature source."""
         self._require_model()
-        resolved = await self._lookup.resolve(entity_ids)
-        subjects = [resolved[entity_id] for entity_id in entity_ids]
-        scored = await self._batcher.submit([subject.features for subject in subjects])
-        return [
-            _entity_prediction(entity_id, subject, result)
-            for entity_id, subject, result in zip(entity_ids, subjects, scored, strict=True)
-        ]
+        return await self._batcher.submit(entity_ids)
 
     async def predict_features(self, features: Features) -> EntityPrediction:
         """The prediction for one inline feature vector."""
         self._require_model()
         [result] = await self._batcher.submit([features])
-        return _entity_prediction(None, ResolvedFeatures(features, FeatureSource.INLINE), result)
+        return result
 
     async def drain(self) -> None:
         """Finish the batches in flight (at shutdown)."""
         await self._batcher.drain()
-
-
-def _entity_prediction(
-    entity_id: str | None, subject: ResolvedFeatures, result: Scored
-) -> EntityPrediction:
-    return EntityPrediction(
-        entity_id=entity_id,
-        source=subject.source,
-        degraded=subject.degraded,
-        model_version=result.model_version,
-        prediction=result.prediction,
-    )

@@ -1,4 +1,5 @@
-"""The micro-batcher: concurrent callers share one scoring call, each gets its own rows back."""
+"""The micro-batcher: concurrent callers share one prepare and one scoring call, each gets its own
+rows back."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ class Doubler:
         return [row * 2 for row in rows]
 
 
+async def as_is(rows: list[int]) -> list[int]:
+    """A prepare stage that passes rows through."""
+    return rows
+
+
+class Recorder:
+    """A prepare stage that records each batch it saw and adds 1000 to every row."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    async def __call__(self, rows: list[int]) -> list[int]:
+        self.batches.append(list(rows))
+        return [row + 1000 for row in rows]
+
+
 @pytest.fixture
 def executor() -> Iterator[ThreadPoolExecutor]:
     pool = ThreadPoolExecutor(2, thread_name_prefix="score")
@@ -33,18 +50,22 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 
 async def test_concurrent_requests_share_one_batch(executor: ThreadPoolExecutor) -> None:
-    scorer = Doubler()
+    scorer, prepare = Doubler(), Recorder()
     sizes: list[int] = []
-    batcher = MicroBatcher(scorer, executor, max_wait_s=0.05, max_size=1000, on_batch=sizes.append)
+    batcher = MicroBatcher(
+        scorer, executor, prepare=prepare, max_wait_s=0.05, max_size=1000, on_batch=sizes.append
+    )
     results = await asyncio.gather(*(batcher.submit([i, i + 100]) for i in range(20)))
-    assert results == [[2 * i, 2 * (i + 100)] for i in range(20)]
+    assert results == [[2 * (i + 1000), 2 * (i + 1100)] for i in range(20)]
+    # One prepare (on the loop) and one scoring call (in the pool) for all 20 callers.
+    assert prepare.batches == [[row for i in range(20) for row in (i, i + 100)]]
     assert len(scorer.batches) == 1 and sizes == [40]
     assert scorer.threads and all(name.startswith("score") for name in scorer.threads)
 
 
 async def test_full_batch_flushes_without_waiting(executor: ThreadPoolExecutor) -> None:
     scorer = Doubler()
-    batcher = MicroBatcher(scorer, executor, max_wait_s=10.0, max_size=4)
+    batcher = MicroBatcher(scorer, executor, prepare=as_is, max_wait_s=10.0, max_size=4)
     async with asyncio.timeout(2):  # the 10 s wait would blow this if size did not flush
         results = await asyncio.gather(*(batcher.submit([i]) for i in range(8)))
     assert results == [[2 * i] for i in range(8)]
@@ -57,12 +78,16 @@ async def test_scoring_error_reaches_every_caller_of_the_batch(
     def broken(rows: list[int]) -> list[int]:
         raise ValueError(f"cannot score {len(rows)} rows")
 
-    batcher: MicroBatcher[int, int] = MicroBatcher(broken, executor, max_wait_s=0.01, max_size=100)
+    batcher: MicroBatcher[int, int, int] = MicroBatcher(
+        broken, executor, prepare=as_is, max_wait_s=0.01, max_size=100
+    )
     results = await asyncio.gather(*(batcher.submit([i]) for i in range(3)), return_exceptions=True)
     # Each caller is retried alone, so each sees the error of its own rows.
     assert all(isinstance(r, ValueError) and "cannot score 1 rows" in str(r) for r in results)
     # The batcher still works after a failed batch.
-    ok: MicroBatcher[int, int] = MicroBatcher(Doubler(), executor, max_wait_s=0.0, max_size=10)
+    ok: MicroBatcher[int, int, int] = MicroBatcher(
+        Doubler(), executor, prepare=as_is, max_wait_s=0.0, max_size=10
+    )
     assert await ok.submit([5]) == [10]
 
 
@@ -74,24 +99,52 @@ async def test_one_callers_bad_rows_do_not_fail_the_others(
             raise ValueError("negative row")
         return [row * 2 for row in rows]
 
-    batcher: MicroBatcher[int, int] = MicroBatcher(strict, executor, max_wait_s=0.05, max_size=100)
-    results = await asyncio.gather(
-        batcher.submit([1]), batcher.submit([-1]), batcher.submit([3, 4]), return_exceptions=True
+    prepare = Recorder()
+    batcher: MicroBatcher[int, int, int] = MicroBatcher(
+        strict, executor, prepare=prepare, max_wait_s=0.05, max_size=100
     )
-    assert results[0] == [2] and results[2] == [6, 8]
+    results = await asyncio.gather(
+        batcher.submit([1]),
+        batcher.submit([-1001]),
+        batcher.submit([3, 4]),
+        return_exceptions=True,
+    )
+    assert results[0] == [2002] and results[2] == [2006, 2008]
     assert isinstance(results[1], ValueError)
+    # The retry scores each caller's prepared rows: the batch is not prepared again.
+    assert prepare.batches == [[1, -1001, 3, 4]]
+
+
+async def test_prepare_error_reaches_every_caller(executor: ThreadPoolExecutor) -> None:
+    async def lost(rows: list[int]) -> list[int]:
+        raise ConnectionError(f"lookup of {len(rows)} rows failed")
+
+    scorer = Doubler()
+    batcher = MicroBatcher(scorer, executor, prepare=lost, max_wait_s=0.01, max_size=100)
+    results = await asyncio.gather(*(batcher.submit([i]) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) and "of 3 rows" in str(r) for r in results)
+    assert scorer.batches == []  # nothing was scored
+
+
+async def test_prepare_must_keep_one_row_per_row(executor: ThreadPoolExecutor) -> None:
+    async def drops(rows: list[int]) -> list[int]:
+        return rows[1:]
+
+    batcher = MicroBatcher(Doubler(), executor, prepare=drops, max_wait_s=0.0, max_size=10)
+    with pytest.raises(RuntimeError, match="prepare returned 1 rows for 2"):
+        await batcher.submit([1, 2])
 
 
 async def test_wrong_result_count_is_an_error(executor: ThreadPoolExecutor) -> None:
-    batcher: MicroBatcher[int, int] = MicroBatcher(
-        lambda rows: rows[:-1], executor, max_wait_s=0.0, max_size=10
+    batcher: MicroBatcher[int, int, int] = MicroBatcher(
+        lambda rows: rows[:-1], executor, prepare=as_is, max_wait_s=0.0, max_size=10
     )
     with pytest.raises(RuntimeError, match="1 results for 2 rows"):
         await batcher.submit([1, 2])
 
 
 async def test_drain_finishes_pending_work(executor: ThreadPoolExecutor) -> None:
-    batcher = MicroBatcher(Doubler(), executor, max_wait_s=10.0, max_size=100)
+    batcher = MicroBatcher(Doubler(), executor, prepare=as_is, max_wait_s=10.0, max_size=100)
     pending = asyncio.create_task(batcher.submit([3]))
     await asyncio.sleep(0)
     await batcher.drain()
