@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -44,19 +45,26 @@ def observe_keys(
     records: Iterable[FeatureRecord], types: Mapping[str, ValueType]
 ) -> dict[str, FeatureDefinition]:
     """The definitions that `records` alone imply: each present key's type and event-time range."""
-    seen: dict[str, FeatureDefinition] = {}
+    # key -> [first instant, its datetime, last instant, its datetime]; instants are POSIX seconds,
+    # because comparing aware datetimes per cell cost more than validating the batch.
+    spans: dict[str, list[Any]] = {}
     for record in records:
         moment = record.event_timestamp
+        instant = moment.timestamp()
         for key, value in record.dynamic_features.items():
             if value is None:
                 continue
-            known = seen.get(key)
-            if known is None:
-                seen[key] = FeatureDefinition(key, types[key], moment, moment)
-            elif moment < known.first_seen or moment > known.last_seen:
-                first, last = min(known.first_seen, moment), max(known.last_seen, moment)
-                seen[key] = FeatureDefinition(key, known.value_type, first, last)
-    return seen
+            span = spans.get(key)
+            if span is None:
+                spans[key] = [instant, moment, instant, moment]
+            elif instant < span[0]:
+                span[0], span[1] = instant, moment
+            elif instant > span[2]:
+                span[2], span[3] = instant, moment
+    return {
+        key: FeatureDefinition(key, types[key], first, last)
+        for key, (_, first, _, last) in spans.items()
+    }
 
 
 def update_definitions(conn: psycopg.Connection, seen: Mapping[str, FeatureDefinition]) -> None:
