@@ -9,6 +9,8 @@ from pathlib import Path
 import psycopg
 
 from shared.feature_store import drift_events, ingest_file
+from shared.feature_store.definitions import observe_keys
+from shared.schemas import FeatureRecord
 
 Writer = Callable[[str, str], Path]
 
@@ -99,3 +101,15 @@ def test_key_that_stopped_arriving_is_reported_once(
     assert again.drift == []
     assert _kinds(conn, since=event.detected_at) == [("tier", "stopped_arriving")]
     assert len(_kinds(conn)) == 3
+
+
+def test_observed_span_covers_earliest_and_latest_row_of_each_key_in_any_order() -> None:
+    def record(day: int, **features: float) -> FeatureRecord:
+        moment = datetime(2024, 1, day, tzinfo=UTC)
+        return FeatureRecord(entity_id="a", event_timestamp=moment, dynamic_features=features)
+
+    records = [record(5, x=1.0), record(2, x=1.0, y=2.0), record(9, y=2.0), record(1, y=None)]
+    seen = observe_keys(records, {"x": "number", "y": "number"})
+
+    spans = {key: (item.first_seen.day, item.last_seen.day) for key, item in seen.items()}
+    assert spans == {"x": (2, 5), "y": (2, 9)}
