@@ -4,21 +4,23 @@ from datetime import UTC, datetime
 
 from dagster import (
     AssetKey,
-    EventLogEntry,
+    AssetSelection,
     RunRequest,
     ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    asset_sensor,
     sensor,
 )
 
-from assets.jobs import candidate_job, features_job, prepare_training_job
+from assets.fanout import candidate_subset
+from assets.jobs import features_job, prepare_training_job
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from resources.postgres import PostgresResource
 from resources.training_policy import TrainingPolicy
 from shared.feature_store import count_rows_ingested_since
+
+MODEL_CONFIGS_ASSET = AssetKey("model_configs")
 
 daily_features_schedule = ScheduleDefinition(
     name="daily_features", job=features_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
@@ -52,15 +54,17 @@ def new_feature_rows_sensor(
     )
 
 
-@asset_sensor(asset_key=AssetKey("model_configs"), job=candidate_job)
-def candidate_fanout_sensor(
-    context: SensorEvaluationContext, asset_event: EventLogEntry
-) -> SensorResult:
-    """After the config matrix is materialized, queue one candidate run per config partition."""
+@sensor(asset_selection=AssetSelection.assets("candidate_model"), minimum_interval_seconds=30)
+def candidate_fanout_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    """After the config matrix is materialized, launch the fan-out backfill over its partitions."""
+    latest = context.instance.fetch_materializations(MODEL_CONFIGS_ASSET, limit=1).records
+    if not latest:
+        return SkipReason("model_configs was never materialized")
+    storage_id = latest[0].storage_id
+    if context.cursor and int(context.cursor) >= storage_id:
+        return SkipReason(f"no model_configs materialization after storage id {context.cursor}")
     configs = context.instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS)
     return SensorResult(
-        run_requests=[
-            RunRequest(partition_key=name, run_key=f"{asset_event.timestamp}-{name}")
-            for name in configs
-        ]
+        run_requests=[RunRequest.for_asset_graph_subset(candidate_subset(configs), tags={})],
+        cursor=str(storage_id),
     )

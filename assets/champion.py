@@ -5,6 +5,10 @@ from typing import Any
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
     MetadataValue,
     Output,
     asset,
@@ -32,7 +36,17 @@ def _new_model(best: CandidateResult) -> NewModel:
     )
 
 
-@asset(deps=[candidate_model], group_name="champion")
+# After a fan-out: some candidate partition was materialized since the champion last ran, and no
+# candidate is queued, running or still due in a backfill. Failed partitions do not block it
+# (unlike `eager()`, which waits for missing dependencies): the champion comes from the others.
+CHAMPION_AFTER_FANOUT = (
+    AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("after_candidate_fanout")
+
+
+@asset(deps=[candidate_model], group_name="champion", automation_condition=CHAMPION_AFTER_FANOUT)
 def champion_model(
     context: AssetExecutionContext,
     training_policy: TrainingPolicy,
@@ -98,3 +112,12 @@ def champion_metric_floor(
         passed=training_policy.better(value, floor) or value == floor,
         metadata={"metric": champion_model["metric"], "value": value, "floor": floor},
     )
+
+
+champion_automation_sensor = AutomationConditionSensorDefinition(
+    "champion_automation_sensor",
+    target=AssetSelection.assets(champion_model),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Selects the champion once a candidate fan-out has finished.",
+)

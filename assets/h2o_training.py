@@ -28,17 +28,47 @@ class ParityError(AssertionError):
 
 @dataclass(frozen=True)
 class TrainedCandidate:
-    """What a candidate run produced, before the MOJO is stored."""
+    """What training one config produced, before the MOJO is stored.
+
+    `started_at` .. `trained_at` is H2O's training; `checked_at` ends the export and parity check.
+    """
 
     mojo_path: Path
     metrics: dict[str, float]
     feature_list: list[str]
     h2o_version: str
     started_at: float
-    finished_at: float
+    trained_at: float
+    checked_at: float
     train_rows: int
     valid_rows: int
     parity_max_abs_diff: float
+
+
+@dataclass(frozen=True)
+class UploadedFrames:
+    """The training frame's splits on the cluster, uploaded once and shared by every candidate."""
+
+    train: Any
+    valid: Any
+    valid_features: pd.DataFrame
+    features: list[str]
+    train_rows: int
+
+
+def upload_frames(session: H2OSession, frame: pd.DataFrame) -> UploadedFrames:
+    """Upload the train and validation splits of `frame` with declared column types."""
+    features = feature_columns(frame)
+    categorical = [*categorical_columns(frame), LABEL]
+    train_pdf = frame.loc[frame[SPLIT] == "train", [*features, LABEL]]
+    valid_pdf = frame.loc[frame[SPLIT] == "valid", [*features, LABEL]]
+    return UploadedFrames(
+        train=session.upload(train_pdf, "train", categorical),
+        valid=session.upload(valid_pdf, "valid", categorical),
+        valid_features=valid_pdf[features].reset_index(drop=True),
+        features=features,
+        train_rows=len(train_pdf),
+    )
 
 
 def _estimator(config: ModelConfig, model_id: str) -> Any:
@@ -87,44 +117,54 @@ def parity_difference(h2o_predictions: pd.DataFrame, runtime: pd.DataFrame) -> t
 
 
 def train_candidate(
-    session: H2OSession, config: ModelConfig, frame: pd.DataFrame, workdir: Path
+    session: H2OSession, config: ModelConfig, frames: UploadedFrames, workdir: Path
 ) -> TrainedCandidate:
-    """Train `config` on the frame's train split, export the MOJO, check parity on validation."""
+    """Train `config` on the uploaded train split, export the MOJO, check parity on validation.
+
+    The model and its predictions are removed from the cluster afterwards; the frames stay.
+    """
     import h2o
     from h2o.exceptions import H2OResponseError
 
-    features = feature_columns(frame)
-    categorical = [*categorical_columns(frame), LABEL]
-    train_pdf = frame.loc[frame[SPLIT] == "train", [*features, LABEL]]
-    valid_pdf = frame.loc[frame[SPLIT] == "valid", [*features, LABEL]]
-    train = session.upload(train_pdf, "train", categorical)
-    valid = session.upload(valid_pdf, "valid", categorical)
-    model = _estimator(config, session.key("model"))
-    started = time.time()
+    created = len(session.keys)
     try:
-        model.train(x=features, y=LABEL, training_frame=train, validation_frame=valid)
-    except (OSError, H2OResponseError) as exc:
-        raise CandidateTrainingError(f"config {config.name}: H2O refused to train: {exc}") from exc
-    finished = time.time()
-    predictions = model.predict(valid)
-    session.keys.append(predictions.frame_id)
-    expected = predictions.as_data_frame(use_multi_thread=False)
-    mojo_path = Path(model.download_mojo(path=str(workdir)))
-    runtime = load_mojo(mojo_path).predict(valid_pdf[features].reset_index(drop=True))
-    column, difference = parity_difference(expected, runtime)
-    if difference > PARITY_TOLERANCE:
-        raise ParityError(
-            f"config {config.name}: JVM-free runtime differs from H2O on column {column!r} "
-            f"by {difference:.3e} (tolerance {PARITY_TOLERANCE:.0e}) on the validation frame"
-        )
+        model = _estimator(config, session.key(f"model_{config.name}"))
+        started = time.time()
+        try:
+            model.train(
+                x=frames.features,
+                y=LABEL,
+                training_frame=frames.train,
+                validation_frame=frames.valid,
+            )
+        except (OSError, H2OResponseError) as exc:
+            raise CandidateTrainingError(
+                f"config {config.name}: H2O refused to train: {exc}"
+            ) from exc
+        trained = time.time()
+        predictions = model.predict(frames.valid)
+        session.keys.append(predictions.frame_id)
+        expected = predictions.as_data_frame(use_multi_thread=False)
+        mojo_path = Path(model.download_mojo(path=str(workdir)))
+        runtime = load_mojo(mojo_path).predict(frames.valid_features)
+        column, difference = parity_difference(expected, runtime)
+        if difference > PARITY_TOLERANCE:
+            raise ParityError(
+                f"config {config.name}: JVM-free runtime differs from H2O on column {column!r} "
+                f"by {difference:.3e} (tolerance {PARITY_TOLERANCE:.0e}) on the validation frame"
+            )
+        metrics = _metrics(model.model_performance(frames.valid))
+    finally:
+        session.remove(session.keys[created:])
     return TrainedCandidate(
         mojo_path=mojo_path,
-        metrics=_metrics(model.model_performance(valid)),
-        feature_list=features,
+        metrics=metrics,
+        feature_list=frames.features,
         h2o_version=h2o.__version__,
         started_at=started,
-        finished_at=finished,
-        train_rows=len(train_pdf),
-        valid_rows=len(valid_pdf),
+        trained_at=trained,
+        checked_at=time.time(),
+        train_rows=frames.train_rows,
+        valid_rows=len(frames.valid_features),
         parity_max_abs_diff=difference,
     )

@@ -27,6 +27,7 @@ class CandidateResult:
     training_config: dict[str, Any]
     training_started_at: float
     training_finished_at: float
+    candidate_finished_at: float
 
 
 def _result(metadata: dict[str, Any]) -> CandidateResult:
@@ -42,6 +43,7 @@ def _result(metadata: dict[str, Any]) -> CandidateResult:
         training_config=dict(values["training_config"]),
         training_started_at=float(values["training_started_at"]),
         training_finished_at=float(values["training_finished_at"]),
+        candidate_finished_at=float(values["candidate_finished_at"]),
     )
 
 

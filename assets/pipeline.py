@@ -1,28 +1,46 @@
 """The whole training graph on an instance: prepare in-process, fan candidates out, pick a champion.
 
 Features, training frame and config matrix run in this process (recorded in the instance like any
-run); the candidates go through the run queue, one run per config partition, so the `h2o_training`
-pool limits how many train at once; the champion runs in-process once they all finished.
+run). The candidates are one asset backfill (`assets.fanout`): its policy packs the configs into
+about N runs, which the `h2o_training` pool admits N at a time. The champion is then materialized
+by its automation condition, as after a sensor-started fan-out; this waits for that run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRunStatus, ExecuteInProcessResult
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    ExecuteInProcessResult,
+    RunsFilter,
+)
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster_shared.error import SerializableErrorInfo
 
+from assets.candidates import FAILED_CONFIGS
 from assets.definitions import defs
-from assets.jobs import candidate_job, champion_job, features_job, prepare_training_job
+from assets.fanout import (
+    FINISHED_RUN_STATUSES,
+    FanoutWaitTimeoutError,
+    candidate_backfill_policy,
+    launch_candidate_backfill,
+    wait_for_backfill,
+)
+from assets.jobs import champion_job, features_job, prepare_training_job
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
-from assets.run_queue import submit_partition_runs, wait_for_runs, workspace_context
 from resources.dagster_home import set_training_pool_limit
+from resources.environments import get_training_policy
 
 Progress = Callable[[str], None]
+CHAMPION_ASSET = AssetKey("champion_model")
 
 
 class PipelineStepError(RuntimeError):
@@ -30,11 +48,20 @@ class PipelineStepError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class PipelineResult:
-    """Run ids and statuses of the candidates, and the champion asset's output."""
+class CandidateOutcome:
+    """Which configs of a fan-out were trained and why the others were not."""
 
-    candidate_runs: dict[str, str]
-    candidate_status: dict[str, DagsterRunStatus]
+    trained: list[str]
+    failures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """The fan-out backfill, its runs, each config's outcome, and the champion's metadata."""
+
+    backfill_id: str
+    run_ids: list[str]
+    candidates: CandidateOutcome
     champion: dict[str, Any]
 
 
@@ -68,31 +95,92 @@ def run_in_process(
     return result
 
 
-def candidate_failures(instance: DagsterInstance, run_ids: Mapping[str, str]) -> dict[str, str]:
-    """{partition: error message} for candidate runs whose step failed."""
-    from dagster import DagsterEventType
+def candidate_outcome(
+    instance: DagsterInstance, run_ids: Sequence[str], partitions: Sequence[str]
+) -> CandidateOutcome:
+    """Configs materialized by `run_ids`, and {config: reason} for every other partition.
 
-    failures: dict[str, str] = {}
-    for partition, run_id in run_ids.items():
-        records = instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
-        for entry in records:
+    A training step names its failed configs in its failure metadata; a run that failed otherwise
+    (H2O unreachable, a crash) gives its error to every config it did not train.
+    """
+    trained: set[str] = set()
+    named: dict[str, str] = {}
+    causes: list[str] = []
+    kinds = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.STEP_FAILURE}
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=kinds):
             event = entry.dagster_event
-            if event is not None and event.step_failure_data.error is not None:
-                failures[partition] = root_cause(event.step_failure_data.error)
-    return failures
+            if event is None:
+                continue
+            if event.is_step_materialization and event.partition is not None:
+                trained.add(event.partition)
+            elif event.is_step_failure:
+                failure = event.step_failure_data
+                metadata = failure.user_failure_data.metadata if failure.user_failure_data else {}
+                if FAILED_CONFIGS in metadata:
+                    named.update(metadata[FAILED_CONFIGS].value)  # type: ignore[arg-type]
+                elif failure.error is not None:
+                    causes.append(root_cause(failure.error))
+    other = "; ".join(causes) or "not trained by any run of the fan-out (see the backfill)"
+    failures = {p: named.get(p, other) for p in partitions if p not in trained}
+    return CandidateOutcome(trained=[p for p in partitions if p in trained], failures=failures)
+
+
+def wait_for_champion(
+    instance: DagsterInstance, since: float, timeout_seconds: float, poll_seconds: float = 1.0
+) -> dict[str, Any]:
+    """The metadata of the first champion materialization in a run created after `since`.
+
+    Raises PipelineStepError naming the cause when that run fails instead.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    created_after = datetime.fromtimestamp(since, UTC)
+    while True:
+        # Automation runs select the asset; champion_job's runs (e.g. started by hand) count too.
+        runs = [
+            run
+            for run in instance.get_runs(RunsFilter(created_after=created_after))
+            if CHAMPION_ASSET in (run.asset_selection or ()) or run.job_name == champion_job.name
+        ]
+        for run in sorted(runs, key=lambda r: r.run_id):
+            if run.status == DagsterRunStatus.SUCCESS:
+                (entry,) = instance.all_logs(
+                    run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+                )
+                materialization = entry.asset_materialization
+                if materialization is None:
+                    raise LookupError(f"champion run {run.run_id} recorded no materialization")
+                return {key: value.value for key, value in materialization.metadata.items()}
+            if run.status in FINISHED_RUN_STATUSES:
+                failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+                causes = [
+                    root_cause(e.dagster_event.step_failure_data.error)
+                    for e in failures
+                    if e.dagster_event and e.dagster_event.step_failure_data.error
+                ]
+                raise PipelineStepError(
+                    f"champion_model failed in run {run.run_id}: "
+                    f"{'; '.join(causes) or run.status.value}"
+                )
+        if time.monotonic() > deadline:
+            raise FanoutWaitTimeoutError(
+                f"no champion_model run finished within {timeout_seconds:.0f} s after the fan-out; "
+                "is dagster-daemon running with champion_automation_sensor on?"
+            )
+        time.sleep(poll_seconds)
 
 
 def train_all(
     instance: DagsterInstance,
-    workspace: Path,
     pool_limit: int,
     features_config: Mapping[str, Any] | None = None,
     progress: Progress = print,
     timeout_seconds: float = 1800,
 ) -> PipelineResult:
-    """Materialize features, training frame, configs, every candidate (queued) and the champion.
+    """Materialize features, training frame, configs, every candidate (a backfill), the champion.
 
-    `dagster-daemon` must be running against the same instance while this waits for candidates.
+    `dagster-daemon` must be running against the same instance: it runs the backfill, admits its
+    runs within the pool limit and evaluates the champion's automation condition.
     """
     progress("ingesting features and labels")
     config = {"ops": {"ingest_features": {"config": dict(features_config or {})}}}
@@ -101,21 +189,31 @@ def train_all(
     run_in_process(instance, prepare_training_job)
     partitions = list(instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS))
     set_training_pool_limit(instance, pool_limit)
-    progress(f"queueing {len(partitions)} candidate runs (pool h2o_training, limit {pool_limit})")
-    with workspace_context(instance, workspace) as request:
-        runs = submit_partition_runs(instance, request, candidate_job.name, partitions)
-    by_run = {run_id: partition for partition, run_id in runs.items()}
+    # What the code location computed from the same environment when it loaded.
+    per_run = candidate_backfill_policy(get_training_policy()).max_partitions_per_run
+    launched = time.time()
+    backfill_id = launch_candidate_backfill(instance, partitions)
+    progress(
+        f"launched backfill {backfill_id}: {len(partitions)} candidate configs, up to {per_run} "
+        f"per run, pool h2o_training limit {pool_limit}"
+    )
 
     def report(run_id: str, status: DagsterRunStatus) -> None:
-        progress(f"  candidate {by_run[run_id]}: {status.value.lower()}")
+        progress(f"  candidate run {run_id[:8]}: {status.value.lower()}")
 
-    statuses = wait_for_runs(instance, list(runs.values()), timeout_seconds, on_change=report)
-    for partition, message in candidate_failures(instance, runs).items():
+    outcome = wait_for_backfill(instance, backfill_id, timeout_seconds, on_run_change=report)
+    candidates = candidate_outcome(instance, outcome.run_ids, partitions)
+    for partition, message in candidates.failures.items():
         progress(f"  candidate {partition} failed: {message.splitlines()[0]}")
-    progress("selecting the champion")
-    result = run_in_process(instance, champion_job)
+    if not candidates.trained:
+        raise PipelineStepError(
+            f"candidate fan-out (backfill {backfill_id}) trained none of {len(partitions)} configs"
+        )
+    progress(f"{len(candidates.trained)} candidates trained; waiting for champion_model")
+    champion = wait_for_champion(instance, launched, timeout_seconds)
     return PipelineResult(
-        candidate_runs=runs,
-        candidate_status={by_run[run_id]: status for run_id, status in statuses.items()},
-        champion=result.output_for_node("champion_model"),
+        backfill_id=backfill_id,
+        run_ids=outcome.run_ids,
+        candidates=candidates,
+        champion=champion,
     )

@@ -14,6 +14,27 @@ from resources.registry import ModelRegistryResource
 from resources.training_policy import TrainingPolicy
 
 ENVIRONMENT_ENV = "CONVERGE_DAGSTER_ENV"
+NODE_MEMORY_ENV = "CONVERGE_NODE_MEMORY"
+TASK_MEMORY_ENV = "CONVERGE_TASK_MEMORY"
+_DEFAULT_NODE_MEMORY = {"local": "8g", "k8s": "32g"}
+
+
+def environment() -> str:
+    """The environment named by CONVERGE_DAGSTER_ENV (default: local)."""
+    name = os.environ.get(ENVIRONMENT_ENV, "local")
+    if name not in _DEFAULT_NODE_MEMORY:
+        raise ValueError(
+            f"{ENVIRONMENT_ENV}={name!r}: expected one of {sorted(_DEFAULT_NODE_MEMORY)}"
+        )
+    return name
+
+
+def get_training_policy() -> TrainingPolicy:
+    """The environment's policy; CONVERGE_NODE_MEMORY / CONVERGE_TASK_MEMORY set its pool limit."""
+    return TrainingPolicy(
+        node_memory=os.environ.get(NODE_MEMORY_ENV, _DEFAULT_NODE_MEMORY[environment()]),
+        task_memory=os.environ.get(TASK_MEMORY_ENV, "4g"),
+    )
 
 
 def get_local_resources() -> dict[str, Any]:
@@ -24,7 +45,7 @@ def get_local_resources() -> dict[str, Any]:
         "model_registry": ModelRegistryResource(postgres=postgres),
         "artifact_store": ArtifactStoreResource(),
         "h2o": H2OResource(),
-        "training_policy": TrainingPolicy(node_memory="8g", task_memory="4g"),
+        "training_policy": get_training_policy(),
         # Default base_dir: the instance's storage folder, shared by every run on this machine.
         "io_manager": FilesystemIOManager(),
     }
@@ -35,15 +56,13 @@ def get_k8s_resources() -> dict[str, Any]:
     from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
     postgres = PostgresResource()
-    memory = os.environ.get("CONVERGE_TASK_MEMORY", "4g")
+    policy = get_training_policy()
     return {
         "postgres": postgres,
         "model_registry": ModelRegistryResource(postgres=postgres),
         "artifact_store": ArtifactStoreResource(),
-        "h2o": H2OResource(task_memory=memory),
-        "training_policy": TrainingPolicy(
-            node_memory=os.environ.get("CONVERGE_NODE_MEMORY", "32g"), task_memory=memory
-        ),
+        "h2o": H2OResource(task_memory=policy.task_memory),
+        "training_policy": policy,
         "io_manager": S3PickleIOManager(
             s3_resource=S3Resource(), s3_bucket=EnvVar("CONVERGE_DAGSTER_IO_BUCKET")
         ),
@@ -52,8 +71,5 @@ def get_k8s_resources() -> dict[str, Any]:
 
 def get_resources() -> dict[str, Any]:
     """The resources of the environment named by CONVERGE_DAGSTER_ENV (default: local)."""
-    environment = os.environ.get(ENVIRONMENT_ENV, "local")
     factories = {"local": get_local_resources, "k8s": get_k8s_resources}
-    if environment not in factories:
-        raise ValueError(f"{ENVIRONMENT_ENV}={environment!r}: expected one of {sorted(factories)}")
-    return factories[environment]()
+    return factories[environment()]()

@@ -92,13 +92,17 @@ class H2OSession:
         }
         return h2o.H2OFrame(frame, destination_frame=self.key(name), column_types=column_types)
 
-    def cleanup(self) -> None:
-        """Remove this session's frames and models from the cluster (nobody else's)."""
+    def remove(self, keys: list[str]) -> None:
+        """Remove `keys` (created by this session) from the cluster, newest first."""
         import h2o
 
-        for key in reversed(self.keys):
+        for key in reversed(keys):
             h2o.remove(key, cascade=True)
-        self.keys.clear()
+            self.keys.remove(key)
+
+    def cleanup(self) -> None:
+        """Remove this session's frames and models from the cluster (nobody else's)."""
+        self.remove(list(self.keys))
 
 
 class H2OResource(ConfigurableResource["H2OResource"]):

@@ -54,6 +54,7 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
         DAGSTER_DATABASE_ENV,
         prepare_local_dagster,
     )
+    from resources.environments import NODE_MEMORY_ENV, TASK_MEMORY_ENV
     from resources.memory_split import training_concurrency
     from shared.settings import Settings
 
@@ -71,6 +72,9 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
             "CONVERGE_HOME": str(converge_home),
             "DAGSTER_HOME": str(local.dagster_home),
             "H2O_URL": h2o_url,
+            # The code location derives the pool limit and configs per run from these.
+            NODE_MEMORY_ENV: node_memory,
+            TASK_MEMORY_ENV: task_memory,
             **({"CONVERGE_MODEL_CONFIGS": str(configs.resolve())} if configs else {}),
         }
         # In-process steps read the same variables as the queued runs.
@@ -83,13 +87,12 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
             ):
                 result = train_all(
                     instance,
-                    WORKSPACE,
                     pool_limit=limit,
                     features_config={"demo_entities": entities},
                     progress=_say,
                 )
             _say("stopped dagster-daemon")
-            candidates = latest_candidates(instance, list(result.candidate_runs))
+            candidates = latest_candidates(instance, result.candidates.trained)
             metric = str(result.champion["metric"])
             click.echo("\nLeaderboard (validation set):\n")
             click.echo(leaderboard_markdown(rank(list(candidates.values()), metric), metric))
@@ -101,7 +104,7 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
         f"\nChampion: {champion['config_name']} ({metric} {champion['value']:.4f}), "
         f"model_version {champion['model_version']}, {verdict}: {champion['reason']}"
     )
-    failed = champion["failed_or_missing"]
+    failed = sorted(result.candidates.failures)
     if failed:
         click.echo(f"Failed candidates: {', '.join(failed)} (see their runs in the UI)")
     click.echo(
@@ -122,13 +125,13 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
 @click.option("--task-memory", default="4g", show_default=True, help="Memory per training.")
 def demo(entities: int, configs: Path | None, node_memory: str, task_memory: str) -> None:
     """Ingest demo data, train a fan-out of H2O candidates in Dagster, register the champion."""
+    from assets.fanout import FanoutWaitTimeoutError
     from assets.model_configs import ModelConfigError
     from assets.pipeline import PipelineStepError
-    from assets.run_queue import RunWaitTimeoutError
 
     started = time.monotonic()
     try:
         run_demo(entities, configs, node_memory, task_memory)
-    except (PipelineStepError, RunWaitTimeoutError, ModelConfigError, ValueError) as exc:
+    except (PipelineStepError, FanoutWaitTimeoutError, ModelConfigError, ValueError) as exc:
         raise click.ClickException(f"demo failed: {exc}") from exc
     _say(f"demo finished in {time.monotonic() - started:.0f} s")

@@ -28,6 +28,7 @@ def _candidate(name: str, auc: float, logloss: float = 0.5) -> CandidateResult:
         training_config={"algo": "gbm", "ntrees": 8},
         training_started_at=0.0,
         training_finished_at=1.0,
+        candidate_finished_at=1.5,
     )
 
 
@@ -46,6 +47,7 @@ def _report(environment: TrainingEnvironment, candidate: CandidateResult) -> Non
         "training_config": candidate.training_config,
         "training_started_at": candidate.training_started_at,
         "training_finished_at": candidate.training_finished_at,
+        "candidate_finished_at": candidate.candidate_finished_at,
     }
     instance.report_runless_asset_event(
         AssetMaterialization("candidate_model", partition=candidate.config_name, metadata=metadata)

@@ -1,7 +1,9 @@
 """The training graph end to end on real H2O, PostgreSQL and dagster-daemon (BA-PROC-04/05/06).
 
-Seven configs go through the run queue under a pool limit of 2: six valid ones and one with an
-invalid hyperparameter. One pipeline run is shared by the assertions below (module fixture).
+Seven configs are fanned out as one asset backfill under a pool limit of 2: six valid ones and one
+with an invalid hyperparameter. The backfill policy packs them into two runs (4 + 3 configs), and
+the champion follows through its automation condition. One pipeline run is shared by the
+assertions below (module fixture).
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from typing import Any
 
 import psycopg
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 from psycopg import sql
 
 from assets.daemon import running_daemon
 from assets.leaderboard import CandidateResult, latest_candidates
-from assets.pipeline import PipelineResult, candidate_failures, train_all
+from assets.model_configs import model_config_partitions
+from assets.pipeline import PipelineResult, train_all
 from shared.artifacts import open_artifact_store
 from shared.db.connection import with_database
 from shared.mojo import load_mojo
@@ -93,12 +104,11 @@ def fanout(
             with running_daemon(home, WORKSPACE, env, tmp / "daemon.log"):
                 result = train_all(
                     instance,
-                    WORKSPACE,
                     pool_limit=2,
                     features_config={"demo_entities": 1200},
                     timeout_seconds=900,
                 )
-            candidates = latest_candidates(instance, list(result.candidate_runs))
+            candidates = latest_candidates(instance, result.candidates.trained)
             yield FanOut(result, candidates, instance, url, env["ARTIFACT_STORE_URI"])
         finally:
             instance.dispose()
@@ -122,40 +132,65 @@ def test_max_overlap_counts_concurrent_intervals() -> None:
     assert max_overlap([(0, 5), (1, 4), (2, 3)]) == 3
 
 
-def test_six_valid_configs_finish_and_the_broken_one_fails(fanout: FanOut) -> None:
-    statuses = fanout.result.candidate_status
-    assert len(statuses) == 7
-    assert statuses.pop(BROKEN) == DagsterRunStatus.FAILURE
-    assert set(statuses.values()) == {DagsterRunStatus.SUCCESS}
-    assert set(fanout.candidates) == set(statuses)
+def test_two_runs_cover_the_matrix_and_only_the_broken_config_fails(fanout: FanOut) -> None:
+    instance = fanout.instance
+    runs = instance.get_runs(RunsFilter.for_backfill(fanout.result.backfill_id))
+    assert len(runs) == 2  # ceil(7 configs / pool limit 2) = 4 per run
+    assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE}
+    backfill = instance.get_backfill(fanout.result.backfill_id)
+    assert backfill is not None
+    assert backfill.status == BulkActionStatus.COMPLETED_FAILED
+    assert len(fanout.result.candidates.trained) == 6
+    assert BROKEN not in fanout.result.candidates.trained
+    assert set(fanout.candidates) == set(fanout.result.candidates.trained)
+
+
+def test_the_broken_partition_is_failed_and_the_others_materialized(fanout: FanOut) -> None:
+    keys = [*fanout.result.candidates.trained, BROKEN]
+    status = fanout.instance.get_status_by_partition(
+        AssetKey("candidate_model"), keys, model_config_partitions
+    )
+    assert status is not None
+    assert status[BROKEN] == AssetPartitionStatus.FAILED
+    assert {status[key] for key in fanout.result.candidates.trained} == {
+        AssetPartitionStatus.MATERIALIZED
+    }
 
 
 def test_no_more_than_two_trainings_overlap(fanout: FanOut) -> None:
     candidates = fanout.candidates.values()
-    trainings = [(c.training_started_at, c.training_finished_at) for c in candidates]
-    assert len(trainings) == 6
-    assert max_overlap(trainings) <= 2
+    busy = [(c.training_started_at, c.candidate_finished_at) for c in candidates]
+    assert len(busy) == 6
+    assert max_overlap(busy) <= 2
     # A run holds its pool slot from the moment the daemon launches it (RUN_STARTING, before its
     # process even exists) until it ends: those spans must never exceed the limit either.
     slots = []
-    for run_id in fanout.result.candidate_runs.values():
+    for run_id in fanout.result.run_ids:
         record = fanout.instance.get_run_record_by_id(run_id)
         assert record is not None
         assert record.end_time is not None
         (launched,) = fanout.instance.all_logs(run_id, of_type=DagsterEventType.RUN_STARTING)
         slots.append((launched.timestamp, record.end_time))
-    assert len(slots) == 7
     assert max_overlap(slots) <= 2
 
 
 def test_broken_config_fails_with_h2o_reason(fanout: FanOut) -> None:
-    instance = fanout.instance
-    failures = candidate_failures(instance, fanout.result.candidate_runs)
+    failures = fanout.result.candidates.failures
     assert list(failures) == [BROKEN]
-    assert f"config {BROKEN}: H2O refused to train" in failures[BROKEN]
+    assert failures[BROKEN].startswith(f"CandidateTrainingError: config {BROKEN}: H2O refused")
     assert "alpha" in failures[BROKEN]
-    run_id = fanout.result.candidate_runs[BROKEN]
-    assert instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)
+    (failed_run,) = [
+        run_id
+        for run_id in fanout.result.run_ids
+        if fanout.instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)
+    ]
+    (step_failure,) = fanout.instance.all_logs(failed_run, of_type=DagsterEventType.STEP_FAILURE)
+    assert step_failure.dagster_event is not None
+    error = step_failure.dagster_event.step_failure_data.user_failure_data
+    assert error is not None
+    assert error.description is not None
+    assert error.description.startswith("1 of ")
+    assert f"configs failed:\n- {BROKEN}: CandidateTrainingError" in error.description
 
 
 def test_champion_is_best_by_auc_and_registered(fanout: FanOut) -> None:
@@ -164,9 +199,10 @@ def test_champion_is_best_by_auc_and_registered(fanout: FanOut) -> None:
         (c for c in fanout.candidates.values() if c.metrics["auc"] == top_auc),
         key=lambda c: c.config_name,
     )
-    champion = fanout.result.champion
+    champion = fanout.result.champion  # the automation-launched run's metadata
     assert champion["config_name"] == expected.config_name
     assert champion["promoted"] is True
+    assert champion["candidates"] == 6
     assert champion["failed_or_missing"] == [BROKEN]
     with psycopg.connect(fanout.database_url) as conn:
         current = current_champion(conn)

@@ -1,0 +1,120 @@
+"""How the fan-out is launched and waited for: policy, sensor request, backfill, champion wait."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, SkipReason, build_sensor_context
+from dagster._core.execution.backfill import BulkActionStatus
+
+from assets.automation import candidate_fanout_sensor
+from assets.definitions import defs
+from assets.fanout import (
+    FanoutWaitTimeoutError,
+    candidate_backfill_policy,
+    launch_candidate_backfill,
+    partitions_per_run,
+    wait_for_backfill,
+)
+from assets.jobs import champion_job
+from assets.leaderboard import CANDIDATE_ASSET
+from assets.model_configs import MODEL_CONFIG_PARTITIONS
+from assets.pipeline import PipelineStepError, run_in_process, wait_for_champion
+from resources.training_policy import TrainingPolicy
+from tests.training.conftest import TrainingEnvironment
+
+CONFIGS = ["gbm-a", "gbm-b", "glm-c"]
+
+
+def test_partitions_per_run_covers_the_matrix_with_the_pool_limit() -> None:
+    assert partitions_per_run(50, 2) == 25
+    assert partitions_per_run(7, 2) == 4
+    assert partitions_per_run(1, 4) == 1
+    assert partitions_per_run(0, 2) == 1
+    with pytest.raises(ValueError, match="pool limit must be at least 1"):
+        partitions_per_run(6, 0)
+
+
+def test_backfill_policy_splits_the_matrix_into_pool_limit_runs(tmp_path: Path) -> None:
+    matrix = tmp_path / "configs.yaml"
+    matrix.write_text("gbm:\n  max_depth: [2, 3, 4, 5, 6]\n")
+    policy = TrainingPolicy(model_configs_path=str(matrix), node_memory="12g", task_memory="4g")
+    assert candidate_backfill_policy(policy).max_partitions_per_run == 2  # ceil(5 / 3)
+
+
+def test_unreadable_matrix_falls_back_to_one_config_per_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    matrix = tmp_path / "configs.yaml"
+    matrix.write_text("catboost:\n  depth: [4]\n")
+    policy = TrainingPolicy(model_configs_path=str(matrix))
+    with caplog.at_level(logging.WARNING, logger="assets.fanout"):
+        assert candidate_backfill_policy(policy).max_partitions_per_run == 1
+    assert "unknown algorithm 'catboost'" in caplog.text
+
+
+def test_sensor_requests_one_backfill_after_model_configs_materialized(
+    training_environment: TrainingEnvironment,
+) -> None:
+    instance = training_environment.instance
+    context = build_sensor_context(instance=instance, definitions=defs)
+    assert isinstance(candidate_fanout_sensor(context), SkipReason)
+
+    instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, CONFIGS)
+    instance.report_runless_asset_event(AssetMaterialization("model_configs"))
+    data = candidate_fanout_sensor.evaluate_tick(context)
+    (request,) = data.run_requests or []
+    assert request.asset_graph_subset is not None
+    subset = request.asset_graph_subset.partitions_subsets_by_asset_key[CANDIDATE_ASSET]
+    assert set(subset.get_partition_keys()) == set(CONFIGS)
+
+    again = build_sensor_context(instance=instance, definitions=defs, cursor=data.cursor)
+    skipped = candidate_fanout_sensor(again)
+    assert isinstance(skipped, SkipReason)
+    assert "no model_configs materialization after" in str(skipped.skip_message)
+
+
+def test_launched_backfill_targets_the_partitions_and_wait_times_out_without_daemon(
+    training_environment: TrainingEnvironment,
+) -> None:
+    instance = training_environment.instance
+    instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, CONFIGS)
+    backfill_id = launch_candidate_backfill(instance, CONFIGS[:2])
+    backfill = instance.get_backfill(backfill_id)
+    assert backfill is not None
+    assert backfill.status == BulkActionStatus.REQUESTED
+    target = backfill.asset_backfill_data.target_subset  # type: ignore[union-attr]
+    assert target.asset_keys == {CANDIDATE_ASSET}
+    keys = target.partitions_subsets_by_asset_key[CANDIDATE_ASSET].get_partition_keys()
+    assert set(keys) == set(CONFIGS[:2])
+    with pytest.raises(FanoutWaitTimeoutError, match=f"backfill {backfill_id} is REQUESTED"):
+        wait_for_backfill(instance, backfill_id, timeout_seconds=0.2, poll_seconds=0.1)
+
+
+def test_wait_for_champion_names_the_cause_of_a_failed_champion_run(
+    training_environment: TrainingEnvironment,
+) -> None:
+    instance = training_environment.instance
+    instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, CONFIGS)
+    since = time.time() - 1
+    with pytest.raises(PipelineStepError):
+        run_in_process(instance, champion_job)  # no candidate was ever trained
+    with pytest.raises(PipelineStepError, match=r"champion_model failed in run .*no candidate"):
+        wait_for_champion(instance, since, timeout_seconds=5)
+
+
+def test_wait_for_champion_times_out_when_no_champion_run_comes(
+    training_environment: TrainingEnvironment,
+) -> None:
+    with pytest.raises(FanoutWaitTimeoutError, match="champion_automation_sensor"):
+        wait_for_champion(training_environment.instance, time.time(), 0.2, poll_seconds=0.1)
+
+
+def test_champion_follows_fanouts_through_its_automation_sensor() -> None:
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("champion_model")).automation_condition is not None
+    sensor = defs.resolve_sensor_def("champion_automation_sensor")
+    assert sensor.default_status.value == "RUNNING"
