@@ -32,6 +32,8 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
     graph = defs.resolve_asset_graph()
     candidate = graph.get(AssetKey("candidate_model"))
     assert candidate.pools == {"h2o_training"}
+    assert candidate.backfill_policy is not None
+    assert candidate.backfill_policy.max_partitions_per_run == 3  # 6 shipped configs, N = 2
     assert candidate.partitions_def is not None
     assert candidate.partitions_def.name == "model_configs"  # type: ignore[attr-defined]
     assert graph.get(AssetKey("training_frame")).parent_keys == {AssetKey("labels")}
@@ -41,4 +43,5 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
     assert {s.name for s in defs.sensors or []} == {
         "new_feature_rows_sensor",
         "candidate_fanout_sensor",
+        "champion_automation_sensor",
     }
