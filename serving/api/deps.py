@@ -11,22 +11,21 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serving.metrics import ServingMetrics
-from serving.predictor import Predictor
 from serving.state import ServingState
 
 
-async def get_state(request: Request) -> ServingState:
-    """The state the lifespan built."""
+def serving_state(request: Request) -> ServingState:
+    """The state the lifespan built (read directly by the hot /v1/predict route)."""
     state: ServingState = request.app.state.serving
     return state
 
 
+async def get_state(request: Request) -> ServingState:
+    """The state the lifespan built, as a dependency."""
+    return serving_state(request)
+
+
 StateDep = Annotated[ServingState, Depends(get_state)]
-
-
-async def get_predictor(state: StateDep) -> Predictor:
-    """The predictor (feature lookup + micro-batched scoring)."""
-    return state.predictor
 
 
 async def get_metrics(state: StateDep) -> ServingMetrics:
@@ -34,5 +33,4 @@ async def get_metrics(state: StateDep) -> ServingMetrics:
     return state.metrics
 
 
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]
