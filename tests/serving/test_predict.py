@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from tests.serving.conftest import (
     settings_for,
     write_features,
 )
+from tests.serving.services import PrivatePostgres
 
 pytestmark = pytest.mark.h2o
+
+LATEST = "FROM feature_latest"  # in the one statement that reads the newest feature rows
 
 
 def h2o_p1(h2o: Any, mojo: TrainedMojo, rows: list[dict[str, Any]]) -> list[float]:
@@ -102,3 +106,34 @@ async def test_concurrent_requests_are_micro_batched(
     assert batches is not None and batches < 40  # requests shared scoring calls
     p1 = {r.json()["predictions"][0]["prediction"]["p1"] for r in responses}
     assert len(p1) > 1  # each caller got its own row's score back
+
+
+async def test_concurrent_requests_share_one_feature_lookup(
+    private_postgres: PrivatePostgres,
+    private_registry: Registry,
+    trained_mojos: list[TrainedMojo],
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    registry = private_registry
+    registry.promote(registry.register(trained_mojos[0]))
+    ids = [f"batch-{uuid.uuid4().hex}" for _ in range(12)]
+    write_features(
+        registry.database_url, {e: {**PATIENT, "AGE": 40 + i} for i, e in enumerate(ids)}
+    )
+    settings = settings_for(registry, redis_url, tmp_path)
+    config = serving_settings(tmp_path, batch_max_wait_ms=50)
+    async with running_app(config, settings) as (_, client):
+        before = private_postgres.statements_matching(LATEST)
+        responses = await asyncio.gather(
+            *(client.post("/v1/predict", json={"entity_id": e}) for e in ids)
+        )
+        statements = private_postgres.statements_matching(LATEST) - before
+        text = (await client.get("/metrics")).text
+    assert [r.status_code for r in responses] == [200] * len(ids)
+    assert [r.json()["predictions"][0]["entity_id"] for r in responses] == ids
+    assert {r.json()["predictions"][0]["source"] for r in responses} == {"db"}
+    # One batch: one SQL statement for the twelve requests (and one MGET, which missed).
+    assert statements == 1
+    assert metric(text, "converge_batch_rows_count") == 1.0
+    assert metric(text, "converge_feature_source_total", source="db") == len(ids)

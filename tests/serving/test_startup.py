@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,44 @@ async def test_corrupted_artifact_stops_start_up(
     with pytest.raises(ModelRefusedError, match=f"model_version {version} refused.*sha256"):
         async with running_app(serving_settings(tmp_path), settings):
             pass
+
+
+async def test_malformed_json_gets_422(registry: Registry, redis_url: str, tmp_path: Path) -> None:
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        response = await client.post(
+            "/v1/predict", content=b'{"entity_id": ', headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["type"] == "json_invalid" and error["loc"][0] == "body"
+
+
+async def test_openapi_documents_the_predict_body_and_answer(
+    registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/predict"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"entity_id", "entity_ids", "features"}
+    assert body["additionalProperties"] is False
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/PredictResponse"}
+    assert set(document["components"]["schemas"]["PredictResponse"]["properties"]) == {
+        "model_version",
+        "degraded",
+        "predictions",
+    }
+    assert {"422", "503"} <= set(operation["responses"])
+
+
+async def test_start_up_freezes_the_long_lived_heap(
+    registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    gc.unfreeze()  # other tests of this process may have frozen objects already
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings):
+        # Imports and start-up objects are out of reach of full collections (loop pauses).
+        assert gc.get_freeze_count() > 10_000
