@@ -30,6 +30,7 @@ from pathlib import Path
 
 import click
 import httpx
+import psutil
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -209,16 +210,42 @@ def _wrk(
     return figures
 
 
-def _worker_lag(base: str, scrapes: int = 40) -> dict[int, dict[float, float]]:
-    """Each worker's loop-lag buckets (scraped until every worker answered, by pid)."""
+def _worker_lag(base: str, workers: int, scrapes: int = 40) -> dict[int, dict[float, float]]:
+    """Each worker's loop-lag buckets, by pid (scraped until every worker answered).
+
+    Each scrape opens a new connection: a kept-alive one would reach the same worker every time.
+    """
     seen: dict[int, dict[float, float]] = {}
-    with httpx.Client(base_url=base, timeout=5) as client:
-        for _ in range(scrapes):
-            text = client.get("/metrics").text
-            pid = sample_value(text, "converge_worker_pid")
-            if pid is not None:
-                seen[int(pid)] = histogram_buckets(text, LAG)
+    for _ in range(scrapes):
+        text = httpx.get(base + "/metrics", headers={"connection": "close"}, timeout=5).text
+        pid = sample_value(text, "converge_worker_pid")
+        if pid is not None:
+            seen[int(pid)] = histogram_buckets(text, LAG)
+        if len(seen) == workers:
+            break
     return seen
+
+
+def _cpu_s(process: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) used so far by the server and its worker processes."""
+    root = psutil.Process(process.pid)
+    total = 0.0
+    for member in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _wrk_cpu(
+    process: subprocess.Popen[bytes], url: str, connections: int, seconds: int, script: Path | None
+) -> dict[str, float]:
+    """`_wrk` plus the server's CPU milliseconds per request (robust to other load)."""
+    cpu_before, started = _cpu_s(process), time.perf_counter()
+    figures = _wrk(url, connections, seconds, script)
+    requests = figures["rps"] * (time.perf_counter() - started)
+    figures["cpu_ms"] = 1000 * (_cpu_s(process) - cpu_before) / requests
+    return figures
 
 
 def _rss_mb(pid: int) -> float:
@@ -272,13 +299,18 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
         with uvicorn(env, workers) as (base, process):
             _wait_ready(base, process)
             _wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
-            ping = _wrk(base + "/health", 64, seconds, None)
-            predict = _wrk(base + "/v1/predict", 64, seconds, script)
+            ping = _wrk_cpu(process, base + "/health", 64, seconds, None)
+            predict = _wrk_cpu(process, base + "/v1/predict", 64, seconds, script)
             ratio = predict["rps"] / ping["rps"]
             click.echo(
                 f"closed loop, 64 connections: bare /health {ping['rps']:.0f} req/s, "
                 f"/v1/predict {predict['rps']:.0f} req/s (p99 {predict['p99'] / 1000:.1f} ms)"
                 f"; ratio {ratio:.2f} (goal >= {TARGET_RATIO}: {_verdict(ratio >= TARGET_RATIO)})"
+            )
+            click.echo(
+                f"server CPU per request (all workers, user + system): /health "
+                f"{ping['cpu_ms']:.3f} ms, /v1/predict {predict['cpu_ms']:.3f} ms "
+                f"(CPU ratio {ping['cpu_ms'] / predict['cpu_ms']:.2f})"
             )
 
             rate = predict["rps"] / 2
@@ -286,9 +318,9 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
             # Each connection waits pace_ms before each request: run long enough for every
             # connection to send several.
             paced_seconds = max(seconds, math.ceil(4 * pace_ms / 1000))
-            before = _worker_lag(base)
+            before = _worker_lag(base, workers)
             paced = _wrk(base + "/v1/predict", connections, paced_seconds, script, pace_ms)
-            after = _worker_lag(base)
+            after = _worker_lag(base, workers)
             p99_ms = paced["p99"] / 1000
             click.echo(
                 f"{connections} open connections for {paced_seconds} s, offered {rate:.0f} req/s "
