@@ -23,13 +23,14 @@ def ui(port: int, host: str) -> None:
         DAGSTER_DATABASE_ENV,
         prepare_local_dagster,
     )
-    from resources.training_policy import TrainingPolicy
+    from resources.environments import get_training_policy
     from shared.settings import Settings
 
     settings = Settings()
     local = prepare_local_dagster(
         settings,
-        TrainingPolicy().concurrency_limit(),
+        # The same N as the code location's backfill policy (CONVERGE_NODE/TASK_MEMORY).
+        get_training_policy().concurrency_limit(),
         os.environ.get(DAGSTER_DATABASE_ENV, DAGSTER_DATABASE),
     )
     env = {
