@@ -45,6 +45,9 @@ def test_instance_runs_on_postgres_with_queue_and_pool(
     assert config["storage"]["postgres"]["postgres_url"].startswith("postgresql+psycopg2://")
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    # The admitted training runs are launched side by side, not one after another.
+    assert instance.run_coordinator.dequeue_use_threads  # type: ignore[attr-defined]
+    assert instance.run_coordinator.dequeue_num_workers == 2  # type: ignore[attr-defined]
     pools = instance.get_concurrency_config().pool_config
     assert pools.pool_granularity == PoolGranularity.RUN
     assert pools.default_pool_limit == 2
