@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from serving.config import ServingSettings
 from serving.loop_monitor import monitor_loop_lag
 from serving.metrics import ServingMetrics
 
@@ -24,7 +25,9 @@ def make_app(block_s: float) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, 0.02, warning_ms=50))
+        # The real app's sampling interval, so both measure lag the same way.
+        interval_s = ServingSettings().loop_lag_interval_s
+        task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, interval_s, warning_ms=50))
         yield
         task.cancel()
 
