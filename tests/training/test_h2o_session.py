@@ -35,6 +35,30 @@ def test_session_removes_only_its_own_keys(h2o_cluster: Any) -> None:
     h2o.remove(neighbour)
 
 
+@pytest.mark.h2o
+def test_upload_keeps_numbers_text_and_missing_cells(h2o_cluster: Any) -> None:
+    h2o = h2o_cluster
+    numbers = [1 / 3, 0.1 + 0.2, 1e-300, -2.5e17, np.nan, -7.0]
+    frame = pd.DataFrame({"x": numbers, "c": ["a", None, 'b,"q"', "1", "a", "z"]})
+    with H2OResource().session("upload") as session:
+        uploaded = session.upload(frame, "mixed", categorical=["c"])
+        assert uploaded.frame_id in set(h2o.ls()["key"])
+        assert uploaded.types == {"x": "real", "c": "enum"}
+        back = uploaded.as_data_frame(use_multi_thread=False)
+        np.testing.assert_allclose(back["x"], numbers, rtol=1e-15)  # NaN stays missing
+        # A missing label is NA, not a level named 'nan' (what h2o.H2OFrame makes of None).
+        assert uploaded["c"].isna().as_data_frame(use_multi_thread=False).iloc[:, 0].tolist() == [
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+        ]
+        assert uploaded["c"].levels() == [["1", "a", 'b,"q"', "z"]]
+    assert uploaded.frame_id not in set(h2o.ls()["key"])
+
+
 def test_parity_difference_names_the_worst_column() -> None:
     expected = pd.DataFrame({"predict": ["1", "0"], "p0": [0.2, 0.7], "p1": [0.8, 0.3]})
     runtime = pd.DataFrame({"predict": ["1", "0"], "0": [0.2, 0.7], "1": [0.8, 0.3 + 2e-6]})
