@@ -206,8 +206,11 @@ def train_all(
     for partition, message in candidates.failures.items():
         progress(f"  candidate {partition} failed: {message.splitlines()[0]}")
     if not candidates.trained:
+        # A run-wide cause (H2O unreachable) is the same for every config: named once.
+        causes = sorted({message.splitlines()[0] for message in candidates.failures.values()})
         raise PipelineStepError(
-            f"candidate fan-out (backfill {backfill_id}) trained none of {len(partitions)} configs"
+            f"candidate fan-out (backfill {backfill_id}) trained none of {len(partitions)} "
+            f"configs: {'; '.join(causes)}"
         )
     progress(f"{len(candidates.trained)} candidates trained; waiting for champion_model")
     champion = wait_for_champion(instance, launched, timeout_seconds)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, SkipReason, build_sensor_context
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterRunStatus,
+    RunsFilter,
+    SkipReason,
+    build_sensor_context,
+)
 from dagster._core.execution.backfill import BulkActionStatus
 
 from assets.automation import candidate_fanout_sensor
+from assets.daemon import running_daemon
 from assets.definitions import defs
 from assets.fanout import (
     FanoutWaitTimeoutError,
@@ -22,9 +31,10 @@ from assets.fanout import (
 from assets.jobs import champion_job
 from assets.leaderboard import CANDIDATE_ASSET
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
-from assets.pipeline import PipelineStepError, run_in_process, wait_for_champion
-from resources.training_policy import TrainingPolicy
-from tests.training.conftest import TrainingEnvironment
+from assets.pipeline import PipelineStepError, run_in_process, train_all, wait_for_champion
+from resources.h2o import H2O_URL_ENV, free_port
+from resources.training_policy import MODEL_CONFIGS_ENV, TrainingPolicy
+from tests.training.conftest import WORKSPACE, TrainingEnvironment
 
 CONFIGS = ["gbm-a", "gbm-b", "glm-c"]
 
@@ -118,3 +128,33 @@ def test_champion_follows_fanouts_through_its_automation_sensor() -> None:
     assert graph.get(AssetKey("champion_model")).automation_condition is not None
     sensor = defs.resolve_sensor_def("champion_automation_sensor")
     assert sensor.default_status.value == "RUNNING"
+
+
+def test_a_fanout_that_trained_no_config_fails_naming_the_cause(
+    training_environment: TrainingEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    matrix = tmp_path / "configs.yaml"
+    matrix.write_text("glm:\n  family: binomial\n  alpha: [0.2, 0.8]\n")
+    unreachable = f"http://127.0.0.1:{free_port()}"  # every run fails to connect to H2O
+    env = {**training_environment.env, MODEL_CONFIGS_ENV: str(matrix), H2O_URL_ENV: unreachable}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    home = training_environment.dagster_home
+    with (
+        running_daemon(home, WORKSPACE, env, tmp_path / "daemon.log"),
+        pytest.raises(PipelineStepError) as raised,
+    ):
+        train_all(
+            training_environment.instance,
+            pool_limit=2,
+            features_config={"demo_entities": 300},
+            progress=lambda message: None,
+            timeout_seconds=300,
+        )
+    message = str(raised.value)
+    matched = re.match(r"candidate fan-out \(backfill (\w+)\) trained none of 2 configs: ", message)
+    assert matched is not None, message
+    runs = training_environment.instance.get_runs(RunsFilter.for_backfill(matched.group(1)))
+    assert [run.status for run in runs] == [DagsterRunStatus.FAILURE] * 2  # one config per run
+    # The run-wide cause is named once, not once per config.
+    assert message.count(f"Could not establish link to the H2O cloud {unreachable}") == 1
