@@ -16,15 +16,17 @@ from resources.training_policy import TrainingPolicy
 ENVIRONMENT_ENV = "CONVERGE_DAGSTER_ENV"
 NODE_MEMORY_ENV = "CONVERGE_NODE_MEMORY"
 TASK_MEMORY_ENV = "CONVERGE_TASK_MEMORY"
-_DEFAULT_NODE_MEMORY = {"local": "8g", "k8s": "32g"}
+# Both set the training pool limit in every environment (the README table shows these defaults).
+DEFAULT_NODE_MEMORY = {"local": "8g", "k8s": "32g"}
+DEFAULT_TASK_MEMORY = "4g"
 
 
 def environment() -> str:
     """The environment named by CONVERGE_DAGSTER_ENV (default: local)."""
     name = os.environ.get(ENVIRONMENT_ENV, "local")
-    if name not in _DEFAULT_NODE_MEMORY:
+    if name not in DEFAULT_NODE_MEMORY:
         raise ValueError(
-            f"{ENVIRONMENT_ENV}={name!r}: expected one of {sorted(_DEFAULT_NODE_MEMORY)}"
+            f"{ENVIRONMENT_ENV}={name!r}: expected one of {sorted(DEFAULT_NODE_MEMORY)}"
         )
     return name
 
@@ -32,8 +34,8 @@ def environment() -> str:
 def get_training_policy() -> TrainingPolicy:
     """The environment's policy; CONVERGE_NODE_MEMORY / CONVERGE_TASK_MEMORY set its pool limit."""
     return TrainingPolicy(
-        node_memory=os.environ.get(NODE_MEMORY_ENV, _DEFAULT_NODE_MEMORY[environment()]),
-        task_memory=os.environ.get(TASK_MEMORY_ENV, "4g"),
+        node_memory=os.environ.get(NODE_MEMORY_ENV, DEFAULT_NODE_MEMORY[environment()]),
+        task_memory=os.environ.get(TASK_MEMORY_ENV, DEFAULT_TASK_MEMORY),
     )
 
 

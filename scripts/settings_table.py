@@ -12,7 +12,13 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from resources.dagster_home import DAGSTER_DATABASE_ENV
-from resources.environments import ENVIRONMENT_ENV
+from resources.environments import (
+    DEFAULT_NODE_MEMORY,
+    DEFAULT_TASK_MEMORY,
+    ENVIRONMENT_ENV,
+    NODE_MEMORY_ENV,
+    TASK_MEMORY_ENV,
+)
 from resources.h2o import H2O_URL_ENV
 from resources.training_policy import MODEL_CONFIGS_ENV
 from serving.config import ServingSettings
@@ -30,8 +36,17 @@ OTHER_SETTINGS: list[tuple[str, str, str]] = [
     (MODEL_CONFIGS_ENV, "config/model_configs.yaml", "YAML config matrix of candidate models."),
     (DAGSTER_DATABASE_ENV, "dagster", "Database (same server) holding the Dagster instance."),
     (ENVIRONMENT_ENV, "local", "Dagster resources: `local` (shared JVM, folder) or `k8s`."),
-    ("CONVERGE_TASK_MEMORY", "4g", "k8s: memory of one training task (its own H2O JVM)."),
-    ("CONVERGE_NODE_MEMORY", "32g", "k8s: node memory; pool limit = floor(node / task)."),
+    (
+        TASK_MEMORY_ENV,
+        DEFAULT_TASK_MEMORY,
+        "Memory one training needs; k8s: also the size of the run's own H2O JVM.",
+    ),
+    (
+        NODE_MEMORY_ENV,
+        f"{DEFAULT_NODE_MEMORY['local']} (k8s: {DEFAULT_NODE_MEMORY['k8s']})",
+        "Memory for training; in every environment the `h2o_training` pool limit and the runs "
+        "of a fan-out = floor(node / task).",
+    ),
     ("CONVERGE_DAGSTER_IO_BUCKET", "unset", "k8s: S3 bucket of the Dagster IO manager."),
     (VERSIONS_FILE_ENV, "./versions.env", "The versions file the checks compare against."),
     (GIT_COMMIT_ENV, "from git", "Git commit recorded in the registry (images without .git)."),
