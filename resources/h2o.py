@@ -64,7 +64,9 @@ def start_local_cluster(split: MemorySplit, log_dir: Path | None = None) -> Loca
         verbose=False,
     )
     h2o.no_progress()
-    return LocalCluster(url=f"http://127.0.0.1:{port}", split=split)
+    # h2o.init takes `port` as a base: with port + 1 taken it starts the JVM on a higher pair, so
+    # the URL is the one the client reached, not the port asked for.
+    return LocalCluster(url=h2o.connection().base_url, split=split)
 
 
 @dataclass

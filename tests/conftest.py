@@ -142,7 +142,8 @@ def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         verbose=False,
     )
     h2o.no_progress()
-    os.environ["H2O_URL"] = f"http://127.0.0.1:{port}"
+    # Not `port`: h2o.init moves the JVM to a higher pair when port + 1 is taken.
+    os.environ["H2O_URL"] = h2o.connection().base_url
     yield h2o
     os.environ.pop("H2O_URL", None)
     h2o.cluster().shutdown()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import resources.h2o
 from assets.h2o_training import ParityError, parity_difference
-from resources.h2o import H2OResource
+from resources.h2o import H2O_URL_ENV, H2OResource, free_port, start_local_cluster
+from resources.memory_split import split_memory
 
 
 @pytest.mark.h2o
@@ -57,6 +62,43 @@ def test_upload_keeps_numbers_text_and_missing_cells(h2o_cluster: Any) -> None:
         ]
         assert uploaded["c"].levels() == [["1", "a", 'b,"q"', "z"]]
     assert uploaded.frame_id not in set(h2o.ls()["key"])
+
+
+@pytest.fixture
+def port_with_next_taken() -> Iterator[int]:
+    """A free port whose neighbour port + 1 is held by a listening socket."""
+    for _ in range(20):
+        port = free_port()
+        neighbour = socket.socket()
+        try:
+            neighbour.bind(("127.0.0.1", port + 1))
+        except OSError:
+            neighbour.close()
+            continue
+        neighbour.listen()
+        with neighbour:
+            yield port
+        return
+    raise RuntimeError("no free port with a free neighbour in 20 tries")
+
+
+@pytest.mark.h2o
+def test_local_cluster_url_is_where_its_jvm_listens(
+    h2o_cluster: Any, port_with_next_taken: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # h2o.init reads the port as a base and starts the JVM higher up when port + 1 is taken.
+    monkeypatch.setattr(resources.h2o, "free_port", lambda: port_with_next_taken)
+    cluster = start_local_cluster(split_memory("1g"))
+    try:
+        assert cluster.url != f"http://127.0.0.1:{port_with_next_taken}"
+        assert cluster.url != os.environ[H2O_URL_ENV]
+        with H2OResource(url=cluster.url).session("local") as session:  # it answers there
+            probe = session.upload(pd.DataFrame({"x": [1.0, 2.0]}), "probe", categorical=[])
+            assert probe.nrow == 2
+    finally:
+        cluster.shutdown()
+        # The module-wide connection pointed at the stopped JVM: back to the session's.
+        h2o_cluster.connect(url=os.environ[H2O_URL_ENV], verbose=False)
 
 
 def test_parity_difference_names_the_worst_column() -> None:
