@@ -6,7 +6,8 @@ utilization = busy time / (N x wall time) over the fan-out phase (goal >= 0.8), 
 busy time runs from the start of its H2O training to its stored MOJO (training, export, parity
 check, upload to the store) and the wall time from the first run's start to the last run's end;
 the same with training alone, with the wall time counted from the backfill's creation, and for
-whole runs (slot occupancy); and the peak resident memory of every process involved (sampled).
+whole runs (slot occupancy); where the runs' idle time goes; and the peak resident memory of every
+process involved (sampled).
 The same-run baseline trains the same configs one after another in this process on the same H2O
 cluster, without Dagster.
 
@@ -16,13 +17,15 @@ local JVM sized by the memory split is started and stopped.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -30,13 +33,13 @@ import pandas as pd
 import psutil
 import psycopg
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 from psycopg import sql
 
 from assets.daemon import running_daemon
 from assets.definitions import defs
 from assets.h2o_training import train_candidate, upload_frames
-from assets.leaderboard import latest_candidates
+from assets.leaderboard import CandidateResult, latest_candidates
 from assets.model_configs import load_model_configs
 from assets.pipeline import train_all
 from resources.dagster_home import ensure_database, render_instance_yaml
@@ -125,6 +128,52 @@ def h2o_cluster(node_memory: str) -> Iterator[tuple[str, list[int]]]:
         cluster.shutdown()
 
 
+@dataclass(frozen=True)
+class RunTimeline:
+    """One run of the fan-out: its start and end, and the busy spans of the configs it trained."""
+
+    start: float
+    end: float
+    busy: list[tuple[float, float]]
+
+
+def run_timelines(
+    instance: DagsterInstance, run_ids: Sequence[str], trainings: dict[str, CandidateResult]
+) -> list[RunTimeline]:
+    """The finished runs of the fan-out, each with its configs' busy spans in order."""
+    timelines = []
+    for run_id in run_ids:
+        record = instance.get_run_record_by_id(run_id)
+        if record is None or record.start_time is None or record.end_time is None:
+            continue
+        events = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        partitions = [e.dagster_event.partition for e in events if e.dagster_event]
+        busy = [
+            (trainings[p].training_started_at, trainings[p].candidate_finished_at)
+            for p in partitions
+            if p in trainings
+        ]
+        timelines.append(RunTimeline(record.start_time, record.end_time, sorted(busy)))
+    return timelines
+
+
+def idle_breakdown(timelines: Sequence[RunTimeline]) -> dict[str, float]:
+    """Seconds of the runs not busy, by where they fall; with N runs they sum to N x wall - busy."""
+    wall_start = min(t.start for t in timelines)
+    wall_end = max(t.end for t in timelines)
+    return {
+        "start after the first run": sum(t.start - wall_start for t in timelines),
+        "run start to first training": sum(
+            (t.busy[0][0] if t.busy else t.end) - t.start for t in timelines
+        ),
+        "between configs": sum(
+            b[0] - a[1] for t in timelines for a, b in itertools.pairwise(t.busy)
+        ),
+        "last config to run end": sum(t.end - t.busy[-1][1] for t in timelines if t.busy),
+        "end before the last run": sum(wall_end - t.end for t in timelines),
+    }
+
+
 def serial_baseline(instance: DagsterInstance, matrix: Path, h2o_url: str) -> float:
     """Wall seconds to train every config one after another in this process, no Dagster."""
     frame = defs.load_asset_value("training_frame", instance=instance)
@@ -185,14 +234,14 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
                     progress=lambda message: None,
                 )
             trainings = latest_candidates(instance, result.candidates.trained)
-            runs = [instance.get_run_record_by_id(r) for r in result.run_ids]
-            spans = [(r.start_time, r.end_time) for r in runs if r and r.start_time and r.end_time]
+            timelines = run_timelines(instance, result.run_ids, trainings)
             backfill = instance.get_backfill(result.backfill_id)
             if backfill is None:
                 raise LookupError(f"backfill {result.backfill_id} vanished")
             baseline = serial_baseline(instance, matrix, h2o_url)
         finally:
             instance.dispose()
+    spans = [(t.start, t.end) for t in timelines]
     last_end = max(end for _, end in spans)
     wall = last_end - min(start for start, _ in spans)
     from_launch = last_end - backfill.backfill_timestamp
@@ -213,6 +262,10 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
         f"{busy / (limit * from_launch):.3f}"
     )
     click.echo(f"run-slot occupancy runs/(N x wall): {occupied / (limit * wall):.3f}")
+    idle = idle_breakdown(timelines)
+    click.echo(f"idle seconds of the runs ({sum(idle.values()):.1f} s in all):")
+    for where, seconds in idle.items():
+        click.echo(f"  {where}: {seconds:.2f} s")
     click.echo(f"peak RSS of all processes: {memory.peak_bytes / 1024**3:.2f} GiB")
     if utilization < UTILIZATION_TARGET:
         click.echo("utilization below the goal: per-run start-up still outweighs the trainings")
