@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -52,16 +53,10 @@ ENTITIES = 1000
 FEATURES = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
 LAG = "converge_event_loop_lag_seconds"
 
-# wrk Lua: POST one of ENTITIES entity_ids per request; optional random pacing per connection; print
-# latency percentiles (microseconds) as JSON at the end.
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+# wrk Lua, shared by every run: optional random pacing per connection, and latency percentiles
+# (microseconds) printed as JSON at the end.
+WRK_PACING = """
 local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0")
-request = function()
-  return wrk.format(nil, nil, nil,
-    string.format('{"entity_id": "bench-%d"}', math.random(0, __ENTITIES__ - 1)))
-end
 -- Uniform in [0, 2 x pace]: the same mean rate, but connections do not stay in lockstep (with a
 -- constant delay all of them send at the same instant: a burst of every connection at once).
 delay = function() return math.random(0, 2 * pace_ms) end
@@ -73,6 +68,18 @@ done = function(summary, latency, requests)
     summary.duration / 1e6))
 end
 """
+# ... plus, for /v1/predict: POST one of ENTITIES entity_ids per request.
+WRK_PREDICT = (
+    """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, nil, nil,
+    string.format('{"entity_id": "bench-%d"}', math.random(0, __ENTITIES__ - 1)))
+end
+"""
+    + WRK_PACING
+)
 
 
 def _train_mojo(out_dir: Path) -> Path:
@@ -248,6 +255,39 @@ def _wrk_cpu(
     return figures
 
 
+@dataclass(frozen=True)
+class Paced:
+    """One paced wrk run: throughput, latency, errors, and each worker's loop-lag p99."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: float
+    errors: float
+    lag_ms: dict[int, float]
+
+
+def _paced(
+    base: str, path: str, script: Path, connections: int, rate: float, seconds: int, workers: int
+) -> Paced:
+    """`connections` open connections offering `rate` req/s in all to `path` for `seconds`."""
+    before = _worker_lag(base, workers)
+    figures = _wrk(base + path, connections, seconds, script, connections / rate * 1000)
+    after = _worker_lag(base, workers)
+    lag_ms = {}
+    for pid, buckets in after.items():
+        with contextlib.suppress(ValueError):  # no observation from that worker in between
+            lag_ms[pid] = quantile_upper_bound(before.get(pid, {}), buckets, 0.99) * 1000
+    return Paced(
+        figures["rps"],
+        figures["p50"] / 1000,
+        figures["p99"] / 1000,
+        figures["non2xx"],
+        figures["errors"],
+        lag_ms,
+    )
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -280,7 +320,9 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
         store_uri = (root / "artifacts").as_uri()
         _install_champion(url, mojo, store_uri)
         script = root / "predict.lua"
-        script.write_text(WRK_SCRIPT.replace("__ENTITIES__", str(ENTITIES)))
+        script.write_text(WRK_PREDICT.replace("__ENTITIES__", str(ENTITIES)))
+        pacing = root / "pacing.lua"
+        pacing.write_text(WRK_PACING)
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -314,29 +356,25 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
             )
 
             rate = predict["rps"] / 2
-            pace_ms = connections / rate * 1000
-            # Each connection waits pace_ms before each request: run long enough for every
-            # connection to send several.
-            paced_seconds = max(seconds, math.ceil(4 * pace_ms / 1000))
-            before = _worker_lag(base, workers)
-            paced = _wrk(base + "/v1/predict", connections, paced_seconds, script, pace_ms)
-            after = _worker_lag(base, workers)
-            p99_ms = paced["p99"] / 1000
+            # Each connection waits connections / rate s on average before each request: run
+            # long enough for every connection to send several.
+            paced_seconds = max(seconds, math.ceil(4 * connections / rate))
+            # Same-run baseline: the bare route at the same pacing shows the lag and latency the
+            # machine itself imposes (wrk and the app share the same cores).
+            bare = _paced(base, "/health", pacing, connections, rate, paced_seconds, workers)
+            paced = _paced(base, "/v1/predict", script, connections, rate, paced_seconds, workers)
             click.echo(
                 f"{connections} open connections for {paced_seconds} s, offered {rate:.0f} req/s "
-                f"(achieved {paced['rps']:.0f}, non-2xx {paced['non2xx']:.0f}, socket "
-                f"errors {paced['errors']:.0f}): p50 {paced['p50'] / 1000:.1f} ms, p99 "
-                f"{p99_ms:.1f} ms (goal < {TARGET_P99_MS:.0f} ms: "
-                f"{_verdict(p99_ms < TARGET_P99_MS)})"
+                f"(achieved {paced.rps:.0f}, non-2xx {paced.non2xx:.0f}, socket errors "
+                f"{paced.errors:.0f}): p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms "
+                f"(goal < {TARGET_P99_MS:.0f} ms: {_verdict(paced.p99_ms < TARGET_P99_MS)}); "
+                f"bare /health at the same pacing: p99 {bare.p99_ms:.1f} ms"
             )
-            for pid, buckets in sorted(after.items()):
-                try:
-                    lag_ms = quantile_upper_bound(before.get(pid, {}), buckets, 0.99) * 1000
-                except ValueError:
-                    continue
+            for pid, lag_ms in sorted(paced.lag_ms.items()):
                 click.echo(
                     f"worker {pid}: loop lag p99 <= {lag_ms:g} ms (goal < "
-                    f"{TARGET_LAG_P99_MS:g} ms: {_verdict(lag_ms < TARGET_LAG_P99_MS)}); "
-                    f"RSS {_rss_mb(pid):.0f} MB (goal < {TARGET_RSS_MB:.0f} MB: "
+                    f"{TARGET_LAG_P99_MS:g} ms: {_verdict(lag_ms < TARGET_LAG_P99_MS)}; bare "
+                    f"/health at the same pacing: <= {max(bare.lag_ms.values(), default=0):g} ms)"
+                    f"; RSS {_rss_mb(pid):.0f} MB (goal < {TARGET_RSS_MB:.0f} MB: "
                     f"{_verdict(_rss_mb(pid) < TARGET_RSS_MB)})"
                 )

@@ -1,7 +1,14 @@
 """Micro-batching: concurrent requests share one feature lookup and one vectorized scoring call.
 
 A request's rows wait at most `max_wait_s` for company, and a batch is flushed as soon as it holds
-`max_size` rows. Each batch goes through two stages: `prepare`, a coroutine on the event loop that
+`max_size` rows. Waiting only pays while company is likely, so the batcher keeps a moving average of
+the gap between submissions:
+- when that gap is longer than `max_wait_s` (light traffic), a batch leaves as soon as the loop has
+  taken in the requests that arrived with it;
+- otherwise a batch also leaves early when arrivals pause for `QUIET_GAPS` mean gaps (at least a
+  quarter of the window): every caller that could join has joined, as in a closed loop of clients.
+
+Each batch goes through two stages: `prepare`, a coroutine on the event loop that
 sees every row of the batch at once (one Redis MGET and one SQL statement for all entities, not one
 per request), then `score`, run through `run_in_executor`, never on the event loop; this pays off
 because the MOJO runtime spends its time in numpy/numba, which release the GIL.
@@ -14,6 +21,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+# Weight of the newest gap in the moving average, and the cap on one gap (in windows), so a burst
+# after an idle spell turns batching back on within a handful of requests.
+GAP_WEIGHT = 0.1
+GAP_CAP_WINDOWS = 2.0
+# A pause this many mean gaps long (and at least this share of the window) ends a batch early.
+QUIET_GAPS = 4.0
+QUIET_FLOOR_WINDOWS = 0.25
 
 In = TypeVar("In")
 Mid = TypeVar("Mid")
@@ -47,19 +62,45 @@ class MicroBatcher(Generic[In, Mid, Out]):
         self._on_batch = on_batch
         self._pending: list[_Pending[In, Out]] = []
         self._pending_rows = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._window_end = 0.0
+        # Start by expecting company (the first requests after start-up often come together).
+        self._mean_gap_s = 0.0
+        self._last_submit: float | None = None
+
+    def _observe_gap(self, now: float) -> None:
+        """Fold the gap since the previous submission into the moving average."""
+        if self._last_submit is not None:
+            gap = min(now - self._last_submit, GAP_CAP_WINDOWS * self._max_wait_s)
+            self._mean_gap_s += GAP_WEIGHT * (gap - self._mean_gap_s)
+        self._last_submit = now
+
+    def _arm_flush(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        """(Re)schedule the flush of the pending batch after a new submission."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._mean_gap_s > self._max_wait_s:
+            # Without company in sight, flush after the requests already taken in this loop turn.
+            self._timer = loop.call_soon(self._flush)
+            return
+        quiet_s = max(QUIET_GAPS * self._mean_gap_s, QUIET_FLOOR_WINDOWS * self._max_wait_s)
+        self._timer = loop.call_at(min(self._window_end, now + quiet_s), self._flush)
 
     async def submit(self, rows: Sequence[In]) -> list[Out]:
         """Score `rows` (in order) as part of the next batch."""
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._observe_gap(now)
+        if not self._pending:
+            self._window_end = now + self._max_wait_s
         item: _Pending[In, Out] = _Pending(rows, loop.create_future())
         self._pending.append(item)
         self._pending_rows += len(rows)
         if self._pending_rows >= self._max_size or self._max_wait_s == 0:
             self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._max_wait_s, self._flush)
+        else:
+            self._arm_flush(loop, now)
         return await item.future
 
     def _flush(self) -> None:

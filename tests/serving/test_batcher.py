@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from serving.batcher import MicroBatcher
+from serving.batcher import QUIET_FLOOR_WINDOWS, MicroBatcher
 
 
 class Doubler:
@@ -149,3 +149,50 @@ async def test_drain_finishes_pending_work(executor: ThreadPoolExecutor) -> None
     await asyncio.sleep(0)
     await batcher.drain()
     assert await pending == [6]
+
+
+async def test_light_traffic_is_not_held_for_company(executor: ThreadPoolExecutor) -> None:
+    window_s = 0.1
+    scorer = Doubler()
+    batcher = MicroBatcher(scorer, executor, prepare=as_is, max_wait_s=window_s, max_size=100)
+    loop = asyncio.get_running_loop()
+
+    async def timed_submit() -> float:
+        started = loop.time()
+        assert await batcher.submit([1]) == [2]
+        return loop.time() - started
+
+    # Right after start-up company is expected: a lone request waits for it, but only until
+    # arrivals have paused for a while, not the whole window.
+    assert QUIET_FLOOR_WINDOWS * window_s <= await timed_submit() < window_s
+    # Requests further apart than the window: the batcher stops waiting for company.
+    for _ in range(8):
+        await asyncio.sleep(2 * window_s)
+        last = await timed_submit()
+    assert last < window_s / 2
+    # A burst brings waiting back: requests a millisecond apart share batches again.
+    batches_before = len(scorer.batches)
+    calls = []
+    for i in range(30):
+        calls.append(asyncio.ensure_future(batcher.submit([i])))
+        await asyncio.sleep(0.001)
+    assert [result for call in calls for result in await call] == [2 * i for i in range(30)]
+    assert len(scorer.batches) - batches_before < 10
+
+
+async def test_steady_arrivals_keep_a_batch_open_and_a_pause_closes_it(
+    executor: ThreadPoolExecutor,
+) -> None:
+    scorer = Doubler()
+    batcher = MicroBatcher(scorer, executor, prepare=as_is, max_wait_s=1.0, max_size=100)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    calls = []
+    for i in range(15):  # 10 ms apart: well inside the pause that would end the batch
+        calls.append(asyncio.ensure_future(batcher.submit([i])))
+        await asyncio.sleep(0.01)
+    results = [result for call in calls for result in await call]
+    assert results == [2 * i for i in range(15)]
+    assert len(scorer.batches) == 1
+    # The pause after the last arrival closed the batch long before its 1 s window ended.
+    assert loop.time() - started < 0.7
