@@ -138,10 +138,17 @@ def registry(database_url: str, tmp_path: Path) -> Registry:
 @pytest.fixture
 def champion(registry: Registry, trained_mojos: list[TrainedMojo]) -> int:
     """The first trained MOJO registered and promoted; returns its model_version."""
+    return _promote_first(registry, trained_mojos)
+
+
+def _promote_first(registry: Registry, trained_mojos: list[TrainedMojo]) -> int:
     version = registry.register(trained_mojos[0])
     registry.promote(version)
     return version
 
+
+# In the one statement that reads the newest feature rows (counted in the query log).
+LATEST_ROWS_SQL = "FROM feature_latest"
 
 DEFAULTS: dict[str, Any] = {
     "AGE": 65,
@@ -218,3 +225,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 def private_registry(private_postgres: PrivatePostgres, tmp_path: Path) -> Registry:
     """An empty registry on this test's private PostgreSQL, with a file artifact store."""
     return Registry(private_postgres.url, (tmp_path / "artifacts").as_uri())
+
+
+@pytest.fixture
+def private_champion(private_registry: Registry, trained_mojos: list[TrainedMojo]) -> int:
+    """`champion` on the private registry."""
+    return _promote_first(private_registry, trained_mojos)

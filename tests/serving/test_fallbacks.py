@@ -19,7 +19,6 @@ from tests.serving.client import metric, running_app
 from tests.serving.conftest import (
     PATIENT,
     Registry,
-    TrainedMojo,
     serving_settings,
     settings_for,
     write_features,
@@ -103,15 +102,14 @@ async def test_redis_lost_during_a_stream(
     assert after[-1].source == "cache"  # written back once Redis returned
 
 
+@pytest.mark.usefixtures("private_champion")
 async def test_postgres_lost_serves_the_default_vector_degraded(
     private_postgres: PrivatePostgres,
     private_registry: Registry,
-    trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
     registry = private_registry
-    registry.promote(registry.register(trained_mojos[0]))
     write_features(registry.database_url, {"patient-1": PATIENT})
     settings = settings_for(registry, redis_url, tmp_path)
     config = serving_settings(tmp_path, breaker_reset_timeout_s=1.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.conftest import PATIENT, Registry, TrainedMojo, serving_env, write_features
+from tests.serving.conftest import PATIENT, Registry, serving_env, write_features
 from tests.serving.server import REPO, uvicorn_server
 from tests.serving.services import PrivatePostgres, PrivateRedis
 
@@ -73,15 +73,14 @@ def test_redis_stopped_during_a_stream(
     assert "PASS: inference-api survived losing redis" in result.stdout
 
 
+@pytest.mark.usefixtures("private_champion")
 def test_postgres_unreachable_serves_the_default_vector_degraded(
     private_postgres: PrivatePostgres,
     private_registry: Registry,
-    trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
     registry = private_registry
-    registry.promote(registry.register(trained_mojos[0]))
     env = serving_env(registry, redis_url, tmp_path, **FAST_BREAKERS)
     with uvicorn_server(env, tmp_path / "serving.log") as base:
         result = _drill(

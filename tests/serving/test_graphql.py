@@ -10,9 +10,9 @@ import pytest
 
 from tests.serving.client import running_app
 from tests.serving.conftest import (
+    LATEST_ROWS_SQL,
     PATIENT,
     Registry,
-    TrainedMojo,
     serving_settings,
     settings_for,
     write_features,
@@ -20,8 +20,6 @@ from tests.serving.conftest import (
 from tests.serving.services import PrivatePostgres
 
 pytestmark = pytest.mark.h2o
-
-LATEST = "FROM feature_latest"  # in the one statement that reads the newest feature rows
 
 
 async def _query(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
@@ -34,13 +32,11 @@ async def _query(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
 async def test_n_entities_cost_one_sql_per_batch(
     private_postgres: PrivatePostgres,
     private_registry: Registry,
-    trained_mojos: list[TrainedMojo],
+    private_champion: int,
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    registry = private_registry
-    version = registry.register(trained_mojos[0])
-    registry.promote(version)
+    registry, version = private_registry, private_champion
     ids = [f"g{i}" for i in range(10)]
     rows = {
         e: {**PATIENT, "AGE": 50 + i, "PSA": 1.0 + 15 * i, "GLEASON": 5 + i % 4}
@@ -49,7 +45,7 @@ async def test_n_entities_cost_one_sql_per_batch(
     write_features(registry.database_url, rows)
     settings = settings_for(registry, redis_url, tmp_path)
     async with running_app(serving_settings(tmp_path), settings) as (_, client):
-        baseline = private_postgres.statements_matching(LATEST)
+        baseline = private_postgres.statements_matching(LATEST_ROWS_SQL)
         listed = ", ".join(f'"{e}"' for e in ids)
         body = await _query(
             client,
@@ -58,13 +54,13 @@ async def test_n_entities_cost_one_sql_per_batch(
             "champion { modelVersion h2oVersion algo } }",
         )
         # features: one statement for all 10; predictions: one cache lookup, one statement.
-        assert private_postgres.statements_matching(LATEST) - baseline == 2
+        assert private_postgres.statements_matching(LATEST_ROWS_SQL) - baseline == 2
 
         aliased = " ".join(
             f'{e}: entity(entityId: "{e}") {{ features {{ dynamicFeatures }} }}' for e in ids
         )
         by_alias = await _query(client, f"{{ {aliased} }}")
-        assert private_postgres.statements_matching(LATEST) - baseline == 3
+        assert private_postgres.statements_matching(LATEST_ROWS_SQL) - baseline == 3
 
     entities = body["data"]["entities"]
     assert [e["entityId"] for e in entities] == ids

@@ -14,6 +14,7 @@ import redis
 from tests.serving.client import metric, running_app
 from tests.serving.conftest import (
     DEFAULTS,
+    LATEST_ROWS_SQL,
     PATIENT,
     Registry,
     TrainedMojo,
@@ -24,8 +25,6 @@ from tests.serving.conftest import (
 from tests.serving.services import PrivatePostgres
 
 pytestmark = pytest.mark.h2o
-
-LATEST = "FROM feature_latest"  # in the one statement that reads the newest feature rows
 
 
 def h2o_p1(h2o: Any, mojo: TrainedMojo, rows: list[dict[str, Any]]) -> list[float]:
@@ -108,15 +107,14 @@ async def test_concurrent_requests_are_micro_batched(
     assert len(p1) > 1  # each caller got its own row's score back
 
 
+@pytest.mark.usefixtures("private_champion")
 async def test_concurrent_requests_share_one_feature_lookup(
     private_postgres: PrivatePostgres,
     private_registry: Registry,
-    trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
     registry = private_registry
-    registry.promote(registry.register(trained_mojos[0]))
     ids = [f"batch-{uuid.uuid4().hex}" for _ in range(12)]
     write_features(
         registry.database_url, {e: {**PATIENT, "AGE": 40 + i} for i, e in enumerate(ids)}
@@ -124,11 +122,11 @@ async def test_concurrent_requests_share_one_feature_lookup(
     settings = settings_for(registry, redis_url, tmp_path)
     config = serving_settings(tmp_path, batch_max_wait_ms=50)
     async with running_app(config, settings) as (_, client):
-        before = private_postgres.statements_matching(LATEST)
+        before = private_postgres.statements_matching(LATEST_ROWS_SQL)
         responses = await asyncio.gather(
             *(client.post("/v1/predict", json={"entity_id": e}) for e in ids)
         )
-        statements = private_postgres.statements_matching(LATEST) - before
+        statements = private_postgres.statements_matching(LATEST_ROWS_SQL) - before
         text = (await client.get("/metrics")).text
     assert [r.status_code for r in responses] == [200] * len(ids)
     assert [r.json()["predictions"][0]["entity_id"] for r in responses] == ids
