@@ -36,11 +36,13 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from serving.launch import app_process, wait_until_ready
 from serving.prometheus_text import histogram_buckets, quantile_upper_bound, sample_value
 from shared.artifacts import open_artifact_store
 from shared.db import database_url
 from shared.db.connection import with_database
 from shared.db.migrate import upgrade
+from shared.net import free_port
 from shared.registry import NewModel, promote, register_model
 from shared.versions import pinned_versions
 
@@ -152,51 +154,21 @@ def _install_champion(url: str, mojo: Path, store_uri: str) -> None:
         )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def uvicorn(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`converge serve` on a free port; yields (base URL, process) and stops it on exit."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from converge.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
+    port = free_port()
+    serve = [sys.executable, "-c", "from converge.cli import main; main()", "serve"]
+    options = ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    with app_process([*serve, *options], env) as process:
         yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout_s:
-        if process.poll() is not None:
-            raise click.ClickException(f"the app exited with code {process.returncode}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(base + "/ready", timeout=1).status_code == 200:
-                return time.perf_counter() - started
-        time.sleep(0.02)
-    raise click.ClickException(f"{base}/ready not 200 after {timeout_s:.0f} s")
+    try:
+        return wait_until_ready(base, process, timeout_s)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _wrk(

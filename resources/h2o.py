@@ -9,7 +9,6 @@ only the frames and models it created, so runs sharing a cluster never delete ea
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,16 +22,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from resources.memory_split import MemorySplit, split_memory
+from shared.net import free_port
 
 H2O_URL_ENV = "H2O_URL"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback for a new JVM."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

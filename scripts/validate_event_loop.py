@@ -15,74 +15,16 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
+from serving.launch import app_process, wait_until_ready
 from serving.prometheus_text import histogram_buckets, quantile_upper_bound
+from shared.net import free_port
 
 LAG_METRIC = "converge_event_loop_lag_seconds"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def uvicorn_app(app: str, port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """The app under uvicorn in a subprocess, terminated on exit."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_ready(
-    base: str, path: str, process: subprocess.Popen[bytes], timeout_s: float
-) -> None:
-    """Poll `path` until it answers 200; raise when the app exits or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with code {process.returncode} before it was ready")
-        try:
-            response = httpx.get(base + path, timeout=1)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.1)
-    raise RuntimeError(f"{base}{path} not ready after {timeout_s:.0f} s: {last}")
 
 
 async def drive_load(
@@ -128,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout-s", type=float, default=60.0)
     args = parser.parse_args(argv)
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env.setdefault("CONVERGE_SERVING_LOOP_LAG_INTERVAL_S", "0.02")
-    with uvicorn_app(args.app, port, env) as process:
+    uvicorn = [sys.executable, "-m", "uvicorn", args.app, "--host", "127.0.0.1"]
+    with app_process([*uvicorn, "--port", str(port), "--log-level", "warning"], env) as process:
         try:
-            wait_until_ready(base, args.ready_path, process, args.startup_timeout_s)
+            wait_until_ready(base, process, args.startup_timeout_s, path=args.ready_path)
             before = histogram_buckets(httpx.get(base + "/metrics", timeout=5).text, LAG_METRIC)
             sent, statuses = asyncio.run(
                 drive_load(base, args.path, [json.loads(args.body)], args.rate, args.duration_s)

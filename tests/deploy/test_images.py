@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from resources.memory_split import split_memory
+from shared.net import free_port
 from shared.versions import REPOSITORY_ROOT, lock_pins, pinned_versions
-from tests.conftest import free_port
 
 DOCKER = REPOSITORY_ROOT / "deploy" / "docker"
 MAIN_LOCK = lock_pins(REPOSITORY_ROOT / "requirements.lock")

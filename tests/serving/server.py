@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import free_port
+from serving.launch import app_process, wait_until_ready
+from shared.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,38 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 def uvicorn_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """Start `serving.main:app` with `env` on a free port; yield its base URL once /ready is 200."""
     port = free_port()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "serving.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+    argv = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1"]
+    with (
+        log.open("wb") as log_file,
+        app_process(
+            [*argv, "--port", str(port)],
+            {**os.environ, "PYTHONPATH": str(REPO), **env},
+            output=log_file,
             cwd=REPO,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        ) as process,
+    ):
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 240  # a loaded CI machine imports slowly
-            while True:
-                assert process.poll() is None, log.read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(base + "/ready", timeout=1).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            wait_until_ready(base, process, timeout_s=240, poll_s=0.1)  # slow imports under load
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}\n{log.read_text()}") from exc
+        yield base

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.conftest import free_port
+from shared.net import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -18,7 +18,8 @@ from assets.jobs import features_job, prepare_training_job
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from assets.pipeline import candidate_outcome, run_in_process
 from resources.environments import get_resources
-from resources.h2o import H2OResource, free_port
+from resources.h2o import H2OResource
+from shared.net import free_port
 from tests.training.conftest import TrainingEnvironment
 
 pytestmark = pytest.mark.h2o

@@ -32,8 +32,9 @@ from assets.jobs import champion_job
 from assets.leaderboard import CANDIDATE_ASSET
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from assets.pipeline import PipelineStepError, run_in_process, train_all, wait_for_champion
-from resources.h2o import H2O_URL_ENV, free_port
+from resources.h2o import H2O_URL_ENV
 from resources.training_policy import MODEL_CONFIGS_ENV, TrainingPolicy
+from shared.net import free_port
 from tests.training.conftest import WORKSPACE, TrainingEnvironment
 
 CONFIGS = ["gbm-a", "gbm-b", "glm-c"]

@@ -13,7 +13,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from tests.conftest import free_port
+from shared.net import free_port
 from tests.training.conftest import REPOSITORY_ROOT, drop_database
 
 QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
