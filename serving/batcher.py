@@ -63,6 +63,8 @@ class MicroBatcher(Generic[In, Mid, Out]):
         self._pending: list[_Pending[In, Out]] = []
         self._pending_rows = 0
         self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0  # when the armed timer fires (loop time)
+        self._flush_at = 0.0  # when the pending batch is due (loop time)
         self._running: set[asyncio.Task[None]] = set()
         self._window_end = 0.0
         # Start by expecting company (the first requests after start-up often come together).
@@ -77,15 +79,36 @@ class MicroBatcher(Generic[In, Mid, Out]):
         self._last_submit = now
 
     def _arm_flush(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
-        """(Re)schedule the flush of the pending batch after a new submission."""
-        if self._timer is not None:
-            self._timer.cancel()
+        """Move the flush of the pending batch after a new submission."""
         if self._mean_gap_s > self._max_wait_s:
             # Without company in sight, flush after the requests already taken in this loop turn.
+            self._cancel_timer()
             self._timer = loop.call_soon(self._flush)
+            self._timer_at = self._flush_at = now
             return
         quiet_s = max(QUIET_GAPS * self._mean_gap_s, QUIET_FLOOR_WINDOWS * self._max_wait_s)
-        self._timer = loop.call_at(min(self._window_end, now + quiet_s), self._flush)
+        self._flush_at = min(self._window_end, now + quiet_s)
+        # Each submission usually pushes the flush later: rather than re-arming a timer per
+        # request, the armed one re-arms itself when it fires early (see `_on_timer`).
+        if self._timer is None or self._timer_at > self._flush_at:
+            self._cancel_timer()
+            self._timer_at = self._flush_at
+            self._timer = loop.call_at(self._flush_at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        # Deadlines are compared, not clocks: uvloop's clock and timers have millisecond
+        # resolution, so a timer may fire before loop.time() reaches its deadline.
+        if self._flush_at > self._timer_at:  # later submissions moved the flush back
+            self._timer_at = self._flush_at
+            self._timer = asyncio.get_running_loop().call_at(self._flush_at, self._on_timer)
+            return
+        self._flush()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def submit(self, rows: Sequence[In]) -> list[Out]:
         """Score `rows` (in order) as part of the next batch."""
@@ -104,9 +127,7 @@ class MicroBatcher(Generic[In, Mid, Out]):
         return await item.future
 
     def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         batch, self._pending, self._pending_rows = self._pending, [], 0
         if batch:
             task = asyncio.get_running_loop().create_task(self._run(batch))

@@ -196,3 +196,20 @@ async def test_steady_arrivals_keep_a_batch_open_and_a_pause_closes_it(
     assert len(scorer.batches) == 1
     # The pause after the last arrival closed the batch long before its 1 s window ended.
     assert loop.time() - started < 0.7
+
+
+async def test_steady_arrivals_cannot_hold_a_batch_past_its_window(
+    executor: ThreadPoolExecutor,
+) -> None:
+    window_s = 0.1
+    scorer = Doubler()
+    batcher = MicroBatcher(scorer, executor, prepare=as_is, max_wait_s=window_s, max_size=1000)
+    calls = []
+    for i in range(50):  # 10 ms apart for 0.5 s: no pause ever closes a batch early
+        calls.append(asyncio.ensure_future(batcher.submit([i])))
+        await asyncio.sleep(0.01)
+    results = [result for call in calls for result in await call]
+    assert results == [2 * i for i in range(50)]
+    # Every batch left when its window ended: about one per 100 ms, none spanning two windows.
+    assert 4 <= len(scorer.batches) <= 8
+    assert max(len(batch) for batch in scorer.batches) <= 11
