@@ -52,7 +52,12 @@ def create_app(
             app.state.serving = state
             yield
 
-    app = FastAPI(title="converge serving", lifespan=lifespan)
+    otel = serving_settings.otel_telemetry
+    app = FastAPI(
+        title="converge serving",
+        lifespan=lifespan,
+        telemetry={"tracing": otel, "metrics": otel, "logs": otel},
+    )
     # Added first, so it runs inside LatencyMiddleware: refused requests are timed too.
     app.add_middleware(
         AdmissionMiddleware,

@@ -80,6 +80,12 @@ class ServingSettings(BaseSettings):
     loop_lag_warning_ms: float = Field(
         default=50.0, gt=0, description="Loop lag above which a warning is logged."
     )
+    # FastAPI's native OpenTelemetry middleware asks the global providers on every request whether
+    # it should record (about 3 % of a request's CPU here) even when none is configured.
+    otel_telemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs (needs configured providers).",
+    )
     graphql_max_depth: int = Field(default=5, ge=1, description="Deepest GraphQL query accepted.")
 
     @field_validator("default_features", mode="before")
