@@ -66,6 +66,8 @@ WRK_PACING = """
 local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0")
 -- Uniform in [0, 2 x pace]: the same mean rate, but connections do not stay in lockstep (with a
 -- constant delay all of them send at the same instant: a burst of every connection at once).
+-- wrk sends each connection's first request as it connects, unpaced: every run opens with a
+-- burst of one request per connection, which the server must absorb (see max_in_flight).
 delay = function() return math.random(0, 2 * pace_ms) end
 done = function(summary, latency, requests)
   io.write(string.format('\\nBENCH {"p50": %d, "p99": %d, "requests": %d, "non2xx": %d, ' ..
@@ -194,7 +196,7 @@ def _wrk(
     return figures
 
 
-def _worker_lag(base: str, workers: int, scrapes: int = 40) -> dict[int, dict[float, float]]:
+def _worker_lag(base: str, workers: int, scrapes: int = 200) -> dict[int, dict[float, float]]:
     """Each worker's loop-lag buckets, by pid (scraped until every worker answered).
 
     Each scrape opens a new connection: a kept-alive one would reach the same worker every time.
@@ -365,6 +367,8 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
                 f"/v1/predict {paced.cpu_ms:.3f} ms"
             )
             bare_lag = max((lag.value for lag in bare.lag.values()), default=0.0) * 1000
+            if len(paced.lag) < workers:
+                click.echo(f"only {len(paced.lag)} of {workers} workers answered the lag scrapes")
             for pid, lag in sorted(paced.lag.items()):
                 lag_ms = lag.value * 1000
                 click.echo(

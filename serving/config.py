@@ -30,10 +30,11 @@ class ServingSettings(BaseSettings):
         default=2.0, ge=0, le=50, description="Longest a request waits for others to share a batch."
     )
     batch_max_size: int = Field(default=256, ge=1, description="Most rows in one scoring call.")
-    # About what one worker answers in 50 ms (3.5-4k req/s measured with micro-batched lookups on
-    # 2 cores): beyond it a request would mostly wait in the queue.
+    # Little's law: the p99 latency budget (100 ms) x one worker's throughput (5-7k req/s on
+    # 2 cores). 200 shed the opening burst of 1000 clients connecting at once (500 per worker),
+    # which this many requests would clear in under 100 ms; beyond it a request mostly waits.
     max_in_flight: int = Field(
-        default=200,
+        default=512,
         ge=1,
         description="Scoring requests (/v1, /graphql) in flight per worker; beyond: 503 at once.",
     )
