@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -19,6 +19,7 @@ from psycopg import sql
 from shared.db.connection import with_database
 from shared.db.migrate import upgrade
 from shared.net import free_port
+from shared.settings import get_settings
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -64,6 +65,19 @@ def empty_database_url() -> Iterator[str]:
     name = f"converge_empty_{uuid.uuid4().hex[:12]}"
     yield _create_database(name)
     _drop_database(name)
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Sets environment variables (DATABASE_URL=...) for code that reads the process settings."""
+
+    def setenv(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield setenv
+    get_settings.cache_clear()  # monkeypatch restores the variables: read them afresh
 
 
 @pytest.fixture

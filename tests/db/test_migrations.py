@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
-import pytest
 from click.testing import CliRunner
 
 from converge.cli import cli
@@ -46,32 +47,20 @@ def test_upgrade_builds_the_schema_and_running_it_again_changes_nothing(
 
 
 def test_cli_reports_the_upgrade_then_that_nothing_was_left(
-    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+    empty_database_url: str, settings_env: Callable[..., None]
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", empty_database_url)
-    from shared.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        first = CliRunner().invoke(cli, ["db", "upgrade"])
-        second = CliRunner().invoke(cli, ["db", "upgrade"])
-    finally:
-        get_settings.cache_clear()
+    settings_env(DATABASE_URL=empty_database_url)
+    first = CliRunner().invoke(cli, ["db", "upgrade"])
+    second = CliRunner().invoke(cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
     assert f"upgraded from empty to {head_revision()}" in first.output
     assert second.exit_code == 0, second.output
     assert f"already at revision {head_revision()}" in second.output
 
 
-def test_cli_names_an_unreachable_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
-    from shared.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["db", "upgrade"])
-    finally:
-        get_settings.cache_clear()
+def test_cli_names_an_unreachable_database(settings_env: Callable[..., None]) -> None:
+    settings_env(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere")
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 1
     assert "cannot reach the converge database" in result.output
     assert "127.0.0.1" in result.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -10,18 +10,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from converge.cli import cli
-from shared.settings import get_settings
 
 GOOD = "customer,ts,age\nc1,2024-01-01T00:00:00Z,30\nc2,2024-01-01T00:00:00Z,41\n"
 BAD = GOOD + "c3,2024-01-02T00:00:00Z,abc\nc4,2024-01-02 00:00:00,5\n"
 
 
 @pytest.fixture(autouse=True)
-def _database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def _database(database_url: str, settings_env: Callable[..., None]) -> None:
+    settings_env(DATABASE_URL=database_url)
 
 
 def _ingest(path: Path, *extra: str) -> Result:

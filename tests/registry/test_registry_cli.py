@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -13,21 +13,18 @@ from click.testing import CliRunner, Result
 
 from converge.cli import cli
 from shared.registry import current_champion, promotion_history, register_model
-from shared.settings import get_settings
 from tests.registry.factories import new_model
 
 
 @pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def run(database_url: str, settings_env: Callable[..., None]) -> Callable[..., Result]:
     """Invoke `converge registry ...` with DATABASE_URL pointing at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
+    settings_env(DATABASE_URL=database_url)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, ["registry", *args])
 
-    yield invoke
-    get_settings.cache_clear()
+    return invoke
 
 
 def test_promote_champion_rollback_round_trip(run: Any, conn: psycopg.Connection[Any]) -> None:
@@ -93,17 +90,13 @@ def test_refusals_exit_non_zero_with_the_cause(run: Any, conn: psycopg.Connectio
     assert allowed.exit_code == 0 and "(!= versions.env)" in allowed.output
 
 
-def test_unreachable_database_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_database_is_a_clear_error(settings_env: Callable[..., None]) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     # Nothing listens on `port` once the socket is closed.
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/converge")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["registry", "list"])
-    finally:
-        get_settings.cache_clear()
+    settings_env(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/converge")
+    result = CliRunner().invoke(cli, ["registry", "list"])
     assert result.exit_code == 1
     assert "cannot reach the converge database" in result.output and str(port) in result.output
 
