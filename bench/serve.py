@@ -296,10 +296,18 @@ def _verdict(ok: bool) -> str:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="MOJO to serve (default: train a 50-tree GBM on a local H2O).",
 )
-@click.option("--seconds", default=10, show_default=True, help="Length of each wrk run.")
+@click.option("--seconds", default=10, show_default=True, help="Length of each closed-loop run.")
+@click.option(
+    "--paced-seconds",
+    default=20,
+    show_default=True,
+    help="Length of each paced run (longer dilutes the burst every wrk run opens with).",
+)
 @click.option("--connections", default=1000, show_default=True)
 @click.option("--workers", default=2, show_default=True)
-def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> None:
+def command(
+    mojo: Path | None, seconds: int, paced_seconds: int, connections: int, workers: int
+) -> None:
     """Serve a champion with uvicorn workers and measure it with wrk."""
     if shutil.which("wrk") is None:
         raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
@@ -350,7 +358,7 @@ def command(mojo: Path | None, seconds: int, connections: int, workers: int) -> 
             rate = predict["rps"] / 2
             # Each connection waits connections / rate s on average before each request: run
             # long enough for every connection to send several.
-            paced_seconds = max(seconds, math.ceil(4 * connections / rate))
+            paced_seconds = max(paced_seconds, math.ceil(4 * connections / rate))
             # Same-run baseline: the bare route at the same pacing shows the lag and latency the
             # machine itself imposes (wrk and the app share the same cores).
             bare = _paced(server, "/health", pacing, connections, rate, paced_seconds, workers)

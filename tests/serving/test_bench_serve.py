@@ -1,0 +1,47 @@
+"""The serving benchmark at a tiny size: it runs end to end, prints every figure, and drops its
+scratch database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from bench.serve import command
+from tests.serving.conftest import TrainedMojo
+
+FIGURE = r"\d+(\.\d+)?"
+
+
+def _scratch_databases(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        query = "SELECT datname FROM pg_database WHERE datname LIKE 'converge_bench_%'"
+        return {row[0] for row in conn.execute(query)}
+
+
+@pytest.mark.h2o
+def test_bench_serve_smoke_run_prints_every_figure(
+    database_url: str,
+    redis_url: str,
+    trained_mojos: list[TrainedMojo],
+    settings_env: Callable[..., None],
+) -> None:
+    # The bench makes its own database on DATABASE_URL's server.
+    settings_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    before = _scratch_databases(database_url)
+    args = ["--mojo", str(trained_mojos[0].path), "--seconds", "1", "--paced-seconds", "1"]
+    result = CliRunner().invoke(command, [*args, "--connections", "20"])
+
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "cores: " in out and "workers: 2" in out
+    assert re.search(rf"cold start to /ready \(1 worker\): {FIGURE} s", out)
+    assert re.search(rf"/v1/predict {FIGURE} req/s .*; ratio {FIGURE}", out)
+    assert re.search(rf"/health {FIGURE} ms, /v1/predict {FIGURE} ms \(CPU ratio", out)
+    assert re.search(rf"20 open connections .* non-2xx 0, .* p99 {FIGURE} ms", out)
+    lag_lines = re.findall(rf"worker \d+: loop lag p99 {FIGURE} ms .* RSS {FIGURE} MB", out)
+    assert len(lag_lines) == 2, out
+    assert _scratch_databases(database_url) <= before
