@@ -1,4 +1,4 @@
-"""The README stays true: its settings table matches the code, its two commands exist."""
+"""The README stays true: its settings table matches the code, its commands and example work."""
 
 from __future__ import annotations
 
@@ -30,3 +30,12 @@ def test_the_two_setup_commands_are_make_targets() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_predict_example_asks_for_an_entity_the_demo_writes() -> None:
+    from assets.demo_data import generate_demo_data
+
+    example = re.search(r"/v1/predict .*\"entity_id\": \"([^\"]+)\"", README.read_text())
+    assert example, "the README has no /v1/predict example"
+    # The demo's defaults: an unknown entity would be answered with the degraded default vector.
+    assert example[1] in set(generate_demo_data().features["entity_id"])
