@@ -56,9 +56,9 @@ async def test_a_stall_is_logged_with_the_code_that_blocks(
         with caplog.at_level(logging.WARNING, logger="serving.loop_monitor"):
             hold_the_loop(0.3)
             await asyncio.sleep(0.05)
-        stalls = [r.message for r in caplog.records if "event loop blocked for" in r.message]
+        stalls = [r.message for r in caplog.records if "in hold_the_loop" in r.message]
         assert len(stalls) == 1, caplog.text  # one report per stall, made during it
-        assert "in hold_the_loop" in stalls[0]
+        assert stalls[0].startswith("event loop blocked for")
         assert "test_a_stall_is_logged_with_the_code_that_blocks" in stalls[0]
     finally:
         task.cancel()
@@ -68,7 +68,8 @@ async def test_a_stall_is_logged_with_the_code_that_blocks(
 async def test_an_idle_loop_reports_no_stall(caplog: pytest.LogCaptureFixture) -> None:
     metrics = ServingMetrics()
     with caplog.at_level(logging.WARNING, logger="serving.loop_monitor"):
-        task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, 0.01, warning_ms=50))
+        # A generous threshold: only blocking code, not a busy machine, would cross it.
+        task = asyncio.create_task(monitor_loop_lag(metrics.loop_lag, 0.01, warning_ms=500))
         await asyncio.sleep(0.3)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
