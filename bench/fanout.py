@@ -22,7 +22,6 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,10 +30,8 @@ from pathlib import Path
 import click
 import pandas as pd
 import psutil
-import psycopg
 import yaml
 from dagster import DagsterEventType, DagsterInstance
-from psycopg import sql
 
 from assets.daemon import running_daemon
 from assets.definitions import defs
@@ -42,12 +39,12 @@ from assets.h2o_training import train_candidate, upload_frames
 from assets.leaderboard import CandidateResult, latest_candidates
 from assets.model_configs import load_model_configs
 from assets.pipeline import train_all
-from resources.dagster_home import ensure_database, render_instance_yaml
+from bench.scratch import scratch_database
+from resources.dagster_home import render_instance_yaml
 from resources.environments import NODE_MEMORY_ENV, TASK_MEMORY_ENV
 from resources.h2o import H2O_URL_ENV, H2OResource, start_local_cluster
 from resources.memory_split import split_memory, training_concurrency
 from shared.db import database_url
-from shared.db.migrate import upgrade
 from shared.settings import Settings
 
 UTILIZATION_TARGET = 0.8
@@ -96,22 +93,6 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-@contextmanager
-def scratch_databases(server_url: str) -> Iterator[tuple[str, str]]:
-    """A migrated converge database and an empty Dagster one, both dropped afterwards."""
-    suffix = uuid.uuid4().hex[:10]
-    names = (f"converge_bench_{suffix}", f"converge_bench_dagster_{suffix}")
-    urls = [ensure_database(server_url, name) for name in names]
-    try:
-        upgrade(urls[0])
-        yield urls[0], urls[1]
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            for name in names:
-                statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                conn.execute(statement.format(sql.Identifier(name)))
 
 
 @contextmanager
@@ -202,7 +183,11 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
     settings = Settings()
     with (
         tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
-        scratch_databases(database_url(settings)) as (url, dagster_url),
+        scratch_database(database_url(settings), "converge_bench") as (_, url),
+        scratch_database(database_url(settings), "converge_bench_dagster", migrate=False) as (
+            _,
+            dagster_url,
+        ),
         h2o_cluster(node_memory) as (h2o_url, jvm_pids),
     ):
         root = Path(tmp)

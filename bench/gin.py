@@ -12,7 +12,6 @@ import json
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +23,8 @@ import orjson
 import psycopg
 from psycopg import sql
 
+from bench.scratch import scratch_database
 from shared.db import database_url
-from shared.db.connection import with_database
-from shared.db.migrate import upgrade
 from shared.feature_store.retrieval import features_as_of, latest
 
 T = TypeVar("T")
@@ -228,20 +226,6 @@ def _size(conn: psycopg.Connection, query: str) -> int:
     return value
 
 
-def _create_scratch(server_url: str) -> tuple[str, str]:
-    name = f"converge_bench_gin_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name, with_database(server_url, name)
-
-
-def _drop_scratch(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 def _report_containment(
     result: ContainmentResult, table_bytes: int, seq: ContainmentResult
 ) -> None:
@@ -277,14 +261,9 @@ def _report_containment(
 )
 def command(rows: int, table: str, runs: int, seed: int, server_url: str | None) -> None:
     """GIN jsonb_ops vs jsonb_path_ops, containment vs seq scan, latest() vs LATERAL."""
-    server_url = server_url or database_url()
-    name, url = _create_scratch(server_url)
-    click.echo(f"scratch database {name} (dropped at the end); table {table}")
-    try:
-        upgrade(url)
-        _benchmark(url, rows, runs, seed)
-    finally:
-        _drop_scratch(server_url, name)
+    with scratch_database(server_url or database_url(), "converge_bench_gin") as scratch:
+        click.echo(f"scratch database {scratch.name} (dropped at the end); table {table}")
+        _benchmark(scratch.url, rows, runs, seed)
 
 
 def _benchmark(url: str, rows: int, runs: int, seed: int) -> None:

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +32,9 @@ import click
 import httpx
 import psutil
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from bench.scratch import scratch_database
 from serving.launch import app_process, wait_until_ready
 from serving.prometheus_text import (
     QuantileEstimate,
@@ -46,7 +45,6 @@ from serving.prometheus_text import (
 from shared.artifacts import open_artifact_store
 from shared.db import database_url
 from shared.db.connection import with_database
-from shared.db.migrate import upgrade
 from shared.net import free_port
 from shared.registry import NewModel, promote, register_model
 from shared.versions import pinned_versions
@@ -105,22 +103,6 @@ def _train_mojo(out_dir: Path) -> Path:
         return Path(model.download_mojo(str(out_dir)))
     finally:
         h2o.cluster().shutdown()
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """A migrated database created for this run on DATABASE_URL's server, dropped afterwards."""
-    admin = with_database(database_url(), "postgres")
-    name = f"converge_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(admin, name)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _install_champion(url: str, mojo: Path, store_uri: str) -> None:
@@ -224,11 +206,16 @@ def _cpu_s(process: subprocess.Popen[bytes]) -> float:
 
 
 def _wrk_cpu(
-    process: subprocess.Popen[bytes], url: str, connections: int, seconds: int, script: Path | None
+    process: subprocess.Popen[bytes],
+    url: str,
+    connections: int,
+    seconds: int,
+    script: Path | None,
+    pace_ms: float = 0,
 ) -> dict[str, float]:
     """`_wrk` plus the server's CPU milliseconds per request (robust to other load)."""
     cpu_before, started = _cpu_s(process), time.perf_counter()
-    figures = _wrk(url, connections, seconds, script)
+    figures = _wrk(url, connections, seconds, script, pace_ms)
     requests = figures["rps"] * (time.perf_counter() - started)
     figures["cpu_ms"] = 1000 * (_cpu_s(process) - cpu_before) / requests
     return figures
@@ -259,10 +246,8 @@ def _paced(
     """`connections` open connections offering `rate` req/s in all to `path` for `seconds`."""
     base, process = server
     before = _worker_lag(base, workers)
-    cpu_before, started = _cpu_s(process), time.perf_counter()
-    figures = _wrk(base + path, connections, seconds, script, connections / rate * 1000)
-    requests = figures["rps"] * (time.perf_counter() - started)
-    cpu_ms = 1000 * (_cpu_s(process) - cpu_before) / requests
+    pace_ms = connections / rate * 1000
+    figures = _wrk_cpu(process, base + path, connections, seconds, script, pace_ms)
     after = _worker_lag(base, workers)
     lag = {}
     for pid, buckets in after.items():
@@ -274,7 +259,7 @@ def _paced(
         figures["p99"] / 1000,
         figures["non2xx"],
         figures["errors"],
-        cpu_ms,
+        figures["cpu_ms"],
         lag,
     )
 
@@ -313,7 +298,10 @@ def command(
         raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
-    with tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp, scratch_database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
+        scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
+    ):
         root = Path(tmp)
         mojo = mojo or _train_mojo(root)
         store_uri = (root / "artifacts").as_uri()
@@ -378,11 +366,11 @@ def command(
             if len(paced.lag) < workers:
                 click.echo(f"only {len(paced.lag)} of {workers} workers answered the lag scrapes")
             for pid, lag in sorted(paced.lag.items()):
-                lag_ms = lag.value * 1000
+                lag_ms, rss_mb = lag.value * 1000, _rss_mb(pid)
                 click.echo(
                     f"worker {pid}: loop lag p99 {lag_ms:.1f} ms (histogram_quantile; bucket <= "
                     f"{lag.bucket_upper * 1000:g} ms; goal < {TARGET_LAG_P99_MS:g} ms: "
                     f"{_verdict(lag_ms < TARGET_LAG_P99_MS)}; bare /health at the same pacing: "
-                    f"{bare_lag:.1f} ms); RSS {_rss_mb(pid):.0f} MB (goal < {TARGET_RSS_MB:.0f} MB"
-                    f": {_verdict(_rss_mb(pid) < TARGET_RSS_MB)})"
+                    f"{bare_lag:.1f} ms); RSS {rss_mb:.0f} MB (goal < {TARGET_RSS_MB:.0f} MB: "
+                    f"{_verdict(rss_mb < TARGET_RSS_MB)})"
                 )
