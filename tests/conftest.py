@@ -41,6 +41,13 @@ def _drop_database(name: str) -> None:
         )
 
 
+def databases_named_like(url: str, pattern: str) -> set[str]:
+    """Names of the databases on `url`'s server matching the SQL LIKE `pattern`."""
+    with psycopg.connect(url) as conn:
+        query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
+        return {row[0] for row in conn.execute(query, (pattern,))}
+
+
 @pytest.fixture(scope="session")
 def migrated_template() -> Iterator[str]:
     """The name of a database migrated to head, used as the template of every test database."""

@@ -7,19 +7,17 @@ import runpy
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
 from bench.gin import command
+from tests.conftest import databases_named_like
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scratch_databases(url: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        query = "SELECT datname FROM pg_database WHERE datname LIKE 'converge_bench_gin_%'"
-        return {row[0] for row in conn.execute(query)}
+    return databases_named_like(url, "converge_bench_gin_%")
 
 
 def test_bench_gin_smoke_run_prints_figures_and_drops_its_database(database_url: str) -> None:

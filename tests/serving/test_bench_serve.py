@@ -6,20 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
 from bench.serve import command
+from tests.conftest import databases_named_like
 from tests.serving.conftest import TrainedMojo
 
 FIGURE = r"\d+(\.\d+)?"
-
-
-def _scratch_databases(url: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        query = "SELECT datname FROM pg_database WHERE datname LIKE 'converge_bench_%'"
-        return {row[0] for row in conn.execute(query)}
 
 
 @pytest.mark.h2o
@@ -31,7 +25,7 @@ def test_bench_serve_smoke_run_prints_every_figure(
 ) -> None:
     # The bench makes its own database on DATABASE_URL's server.
     settings_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
-    before = _scratch_databases(database_url)
+    before = databases_named_like(database_url, "converge_bench_%")
     args = ["--mojo", str(trained_mojos[0].path), "--seconds", "1", "--paced-seconds", "1"]
     result = CliRunner().invoke(command, [*args, "--connections", "20"])
 
@@ -44,4 +38,4 @@ def test_bench_serve_smoke_run_prints_every_figure(
     assert re.search(rf"20 open connections .* non-2xx 0, .* p99 {FIGURE} ms", out)
     lag_lines = re.findall(rf"worker \d+: loop lag p99 {FIGURE} ms .* RSS {FIGURE} MB", out)
     assert len(lag_lines) == 2, out
-    assert _scratch_databases(database_url) <= before
+    assert databases_named_like(database_url, "converge_bench_%") <= before
