@@ -139,9 +139,10 @@ def s3_bucket(s3_endpoint: str) -> str:
 
 @pytest.fixture(scope="session")
 def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real H2O-3 JVM for the whole session (3 GB heap, 2 threads); yields the h2o module.
+    """One real H2O-3 JVM for the whole session (TEST_H2O_MAX_MEM heap, default 3G; 2 threads).
 
-    Its URL is exported as H2O_URL so that subprocesses (Dagster runs) join the same cluster.
+    Yields the h2o module. Its URL is exported as H2O_URL so that subprocesses (Dagster runs) join
+    the same cluster.
     """
     import h2o
 
@@ -149,7 +150,7 @@ def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     h2o.init(
         port=port,
         nthreads=2,
-        max_mem_size="3G",
+        max_mem_size=os.environ.get("TEST_H2O_MAX_MEM", "3G"),
         bind_to_localhost=True,
         log_dir=str(tmp_path_factory.mktemp("h2o-logs")),
         verbose=False,

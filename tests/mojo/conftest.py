@@ -7,61 +7,14 @@ training rows plus edge rows (all missing, unseen levels, values far outside the
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
-
-@dataclass(frozen=True)
-class ParityCase:
-    """One exported MOJO and the CSV both runtimes score."""
-
-    name: str
-    mojo: Path
-    scoring_csv: Path
-
-
-def synthetic_frame(rows: int = 800, seed: int = 7) -> pd.DataFrame:
-    """Numeric columns with holes, a 300-level categorical and a small one with missing levels."""
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(0, 1, rows)
-    x2 = rng.uniform(-50, 50, rows)
-    city_index = rng.integers(0, 300, rows)
-    colour = rng.choice(np.array(["red", "green", "blue", "black"], dtype=object), rows)
-    signal = 1.5 * x1 + 0.04 * x2 + (city_index % 7 - 3) / 2.0 + (colour == "red") * 1.2
-    x1[rng.random(rows) < 0.15] = np.nan
-    x2[rng.random(rows) < 0.10] = np.nan
-    colour[rng.random(rows) < 0.1] = None
-    noisy = signal + rng.normal(0, 0.5, rows)
-    return pd.DataFrame(
-        {
-            "x1": x1,
-            "x2": x2,
-            "city": [f"city_{i:03d}" for i in city_index],
-            "colour": colour,
-            "y_bin": np.where(noisy > 0.3, "yes", "no"),
-            "y_multi": np.select([noisy < -1, noisy < 1], ["low", "mid"], "high"),
-            "y_reg": 10 * noisy,
-        }
-    )
-
-
-def edge_rows(columns: list[str], categorical: dict[str, str], numeric: list[str]) -> pd.DataFrame:
-    """All-missing, unseen levels, and numerics far outside the training range (both signs)."""
-    rows: list[dict[str, Any]] = [{name: "" for name in columns}]
-    rows.append({**{n: "1" for n in numeric}, **{c: "never_seen_level" for c in categorical}})
-    rows.append({**{n: "1e9" for n in numeric}, **dict(categorical)})
-    rows.append({**{n: "-1e9" for n in numeric}, **dict(categorical)})
-    rows.append({**{n: "NA" for n in numeric}, **dict(categorical)})
-    rows.append({**{n: "0" for n in numeric}, **{c: "N/A" for c in categorical}})
-    return pd.DataFrame(rows, columns=columns).fillna("")
+from tests.mojo.parity import ParityCase, edge_rows, synthetic_frame
 
 
 @pytest.fixture(scope="session")
@@ -78,16 +31,6 @@ def genmodel_jar(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     jar = directory / "h2o-genmodel.jar"
     assert jar.is_file()
     return jar
-
-
-def predict_csv(jar: Path, mojo: Path, scoring_csv: Path, output: Path) -> pd.DataFrame:
-    """Score with genmodel's PredictCsv (one JVM for the whole file) and read its output."""
-    java = shutil.which("java")
-    assert java, "the parity tests need java for the genmodel reference"
-    command = [java, "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
-    command += ["--input", str(scoring_csv), "--output", str(output), "--decimal"]
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
-    return pd.read_csv(output, keep_default_na=False, na_values=["NA"], dtype={"predict": str})
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from converge.cli import cli
-from tests.mojo.conftest import ParityCase, predict_csv
-from tests.mojo.test_parity import assert_matches_genmodel
+from tests.mojo.parity import ParityCase, assert_matches_genmodel, predict_csv
 
 
 @pytest.mark.h2o

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from shared.mojo import UnsupportedMojoError, load_mojo
-from tests.mojo.conftest import ParityCase
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
+from tests.mojo.parity import ParityCase
 
 # (case to start from, model.ini key, new value, text the error must contain)
 TOP_LEVEL_EDITS = [

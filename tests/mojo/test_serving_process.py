@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from shared.mojo import load_mojo
-from tests.mojo.conftest import ParityCase
+from tests.mojo.parity import ParityCase
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

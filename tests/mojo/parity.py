@@ -1,0 +1,149 @@
+"""The parity check every MOJO test case goes through: genmodel's PredictCsv against the runtime.
+
+`check_parity` scores a case's CSV with genmodel (the reference) and with the JVM-free runtime, by
+both paths (`predict` on a frame, `predict_rows` on mappings with and without blank cells), and
+asserts labels identical and numbers within `TOLERANCE`. When CONVERGE_PARITY_REPORT names a file,
+each checked case appends one JSON line (case, algo, category, options, rows, max |diff|): the
+scope table of docs/mojo.md is rendered from that report (scripts/mojo_scope_table.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.mojo import load_mojo
+from shared.mojo.model import MojoModel
+
+TOLERANCE = 1e-6
+REPORT_VARIABLE = "CONVERGE_PARITY_REPORT"
+
+
+@dataclass(frozen=True)
+class ParityCase:
+    """One exported MOJO, the CSV both runtimes score, and what variant of its algo it is."""
+
+    name: str
+    mojo: Path
+    scoring_csv: Path
+    options: str = ""
+
+
+def synthetic_frame(rows: int = 800, seed: int = 7) -> pd.DataFrame:
+    """Numeric columns with holes, a 300-level categorical and a small one with missing levels."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(0, 1, rows)
+    x2 = rng.uniform(-50, 50, rows)
+    city_index = rng.integers(0, 300, rows)
+    colour = rng.choice(np.array(["red", "green", "blue", "black"], dtype=object), rows)
+    signal = 1.5 * x1 + 0.04 * x2 + (city_index % 7 - 3) / 2.0 + (colour == "red") * 1.2
+    x1[rng.random(rows) < 0.15] = np.nan
+    x2[rng.random(rows) < 0.10] = np.nan
+    colour[rng.random(rows) < 0.1] = None
+    noisy = signal + rng.normal(0, 0.5, rows)
+    return pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "city": [f"city_{i:03d}" for i in city_index],
+            "colour": colour,
+            "y_bin": np.where(noisy > 0.3, "yes", "no"),
+            "y_multi": np.select([noisy < -1, noisy < 1], ["low", "mid"], "high"),
+            "y_reg": 10 * noisy,
+        }
+    )
+
+
+def edge_rows(columns: list[str], categorical: dict[str, str], numeric: list[str]) -> pd.DataFrame:
+    """All-missing, blanks per column, unseen levels, numerics far outside the training range."""
+    rows: list[dict[str, Any]] = [{name: "" for name in columns}]
+    rows.append({**{n: "1" for n in numeric}, **{c: "never_seen_level" for c in categorical}})
+    rows.append({**{n: "1e30" for n in numeric}, **dict(categorical)})
+    rows.append({**{n: "-1e30" for n in numeric}, **dict(categorical)})
+    rows.append({**{n: "1e9" for n in numeric}, **dict(categorical)})
+    rows.append({**{n: "-1e9" for n in numeric}, **dict(categorical)})
+    rows.append({**{n: "NA" for n in numeric}, **dict(categorical)})
+    rows.append({**{n: "0" for n in numeric}, **{c: "N/A" for c in categorical}})
+    full = {**{n: "1" for n in numeric}, **dict(categorical)}
+    for blank in [*numeric, *categorical]:  # one row per column with only that column blank
+        rows.append({**full, blank: ""})
+    return pd.DataFrame(rows, columns=columns).fillna("")
+
+
+def predict_csv(jar: Path, mojo: Path, scoring_csv: Path, output: Path) -> pd.DataFrame:
+    """Score with genmodel's PredictCsv (one JVM for the whole file) and read its output."""
+    java = shutil.which("java")
+    assert java, "the parity tests need java for the genmodel reference"
+    command = [java, "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
+    command += ["--input", str(scoring_csv), "--output", str(output), "--decimal"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    return pd.read_csv(output, keep_default_na=False, na_values=["NA"], dtype={"predict": str})
+
+
+def max_difference(expected: pd.DataFrame, actual: pd.DataFrame, classes: bool) -> float:
+    """Largest |difference| over the numeric columns; asserts columns, labels and NaNs agree."""
+    assert list(actual.columns) == list(expected.columns)
+    assert len(actual) == len(expected)
+    worst = 0.0
+    for column in expected.columns:
+        if column == "predict" and classes:
+            mismatched = np.flatnonzero(actual[column].astype(str) != expected[column].astype(str))
+            assert mismatched.size == 0, f"labels differ on rows {mismatched[:10].tolist()}"
+            continue
+        ours = actual[column].to_numpy(dtype=np.float64)
+        theirs = expected[column].to_numpy(dtype=np.float64)
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs)), f"{column}: NaN pattern differs"
+        worst = max(worst, float(np.nanmax(np.abs(ours - theirs), initial=0.0)))
+    return worst
+
+
+def assert_matches_genmodel(expected: pd.DataFrame, actual: pd.DataFrame, classes: bool) -> None:
+    """Same columns and labels; numbers within 1e-6, NaN exactly where genmodel has NaN."""
+    worst = max_difference(expected, actual, classes)
+    assert worst <= TOLERANCE, f"max |difference| {worst:.3g} over {TOLERANCE:g}"
+
+
+def check_parity(case: ParityCase, genmodel_jar: Path, workdir: Path) -> MojoModel:
+    """Assert the runtime scores `case` as genmodel does, by every path; record it in the report."""
+    expected = predict_csv(genmodel_jar, case.mojo, case.scoring_csv, workdir / "genmodel.csv")
+    model = load_mojo(case.mojo)
+    assert isinstance(model, MojoModel)
+    classes = model.classes is not None
+    scoring = pd.read_csv(case.scoring_csv, dtype=str, keep_default_na=False)
+    actual = model.predict(scoring)
+    worst = max_difference(expected, actual, classes)
+    # serving's path without pandas: the same rows as mappings, and with blank cells left out.
+    rows = [{str(key): v for key, v in row.items()} for row in scoring.to_dict(orient="records")]
+    for given in (rows, [{key: v for key, v in row.items() if v != ""} for row in rows]):
+        from_rows = pd.DataFrame(model.predict_rows(given), columns=model.output_columns)
+        worst = max(worst, max_difference(expected, from_rows, classes))
+    assert worst <= TOLERANCE, f"{case.name}: max |difference| {worst:.3g} over {TOLERANCE:g}"
+    assert model.h2o_version == "3.46.0.11"
+    assert len(actual) == len(scoring)
+    _record(case, model, rows=len(scoring), worst=worst)
+    return model
+
+
+def _record(case: ParityCase, model: MojoModel, rows: int, worst: float) -> None:
+    report = os.environ.get(REPORT_VARIABLE)
+    if not report:
+        return
+    line = {
+        "case": case.name,
+        "algo": model.algo,
+        "category": model.category,
+        "options": case.options,
+        "rows": rows,
+        "max_abs_diff": worst,
+        "labels_identical": True,
+    }
+    with Path(report).open("a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
