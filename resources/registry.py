@@ -11,9 +11,10 @@ from shared.registry import register_model as registry_register
 
 
 class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
-    """The registry tables of the converge database."""
+    """The registry tables: registered as training (`postgres`), promoted as admin (`admin`)."""
 
     postgres: PostgresResource
+    admin: PostgresResource
 
     def register(self, new: NewModel) -> ModelRecord:
         """Register `new`, or return the version already holding the same artifact."""
@@ -29,6 +30,6 @@ class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
             return current_champion(conn)
 
     def promote(self, model_version: int, reason: str) -> Champion:
-        """Promote `model_version`, recording `reason`."""
-        with self.postgres.connect() as conn:
+        """Promote `model_version`, recording `reason` (and the admin login as the actor)."""
+        with self.admin.connect() as conn:
             return promote(conn, model_version, reason)

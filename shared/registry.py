@@ -44,18 +44,16 @@ INSERT_MODEL = (
 SELECT_MODEL = f"SELECT {_MODEL_COLUMNS} FROM model_registry WHERE model_version = %s"
 SELECT_MODELS = f"SELECT {_MODEL_COLUMNS} FROM model_registry ORDER BY model_version"
 SELECT_CHAMPION = (
-    f"SELECT {_MODEL_COLUMNS}, promotion_id, reason, promoted_at FROM current_champion"
+    f"SELECT {_MODEL_COLUMNS}, promotion_id, reason, promoted_at, actor FROM current_champion"
 )
 SELECT_PROMOTIONS = (
     f"SELECT {', '.join('r.' + c.strip() for c in _MODEL_COLUMNS.split(','))}, "
-    "p.promotion_id, p.reason, p.promoted_at "
+    "p.promotion_id, p.reason, p.promoted_at, p.actor "
     "FROM model_promotions p JOIN model_registry r USING (model_version) "
     "ORDER BY p.promotion_id DESC"
 )
-INSERT_PROMOTION = (
-    "INSERT INTO model_promotions (model_version, reason) VALUES (%s, %s) "
-    "RETURNING promotion_id, reason, promoted_at"
-)
+# The audited function records the session user as the actor; only converge_admin may call it.
+INSERT_PROMOTION = "SELECT promotion_id, reason, promoted_at, actor FROM promote_model(%s, %s)"
 LOCK_PROMOTIONS = "SELECT pg_advisory_xact_lock(%s)"
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -133,12 +131,13 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class Champion:
-    """A promotion: the model that became champion, why and when."""
+    """A promotion: the model that became champion, why, when and who promoted it."""
 
     model: ModelRecord
     promotion_id: int
     reason: str
     promoted_at: datetime
+    actor: str
 
 
 def _model(row: Mapping[str, Any], pinned_h2o: str) -> ModelRecord:
@@ -163,6 +162,7 @@ def _champion(row: Mapping[str, Any], pinned_h2o: str) -> Champion:
         promotion_id=row["promotion_id"],
         reason=row["reason"],
         promoted_at=row["promoted_at"],
+        actor=row["actor"],
     )
 
 
@@ -250,8 +250,10 @@ def _insert_promotion(
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_PROMOTION, (model.model_version, reason)).fetchone()
     assert row is not None  # INSERT ... RETURNING always returns the row
-    logger.info("model_version %s promoted to champion: %s", model.model_version, reason)
-    return Champion(model, row["promotion_id"], row["reason"], row["promoted_at"])
+    logger.info(
+        "model_version %s promoted to champion by %s: %s", model.model_version, row["actor"], reason
+    )
+    return Champion(model, row["promotion_id"], row["reason"], row["promoted_at"], row["actor"])
 
 
 def promote(
