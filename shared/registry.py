@@ -39,8 +39,9 @@ _MODEL_COLUMNS = (
 INSERT_MODEL = (
     "INSERT INTO model_registry (artifact_uri, artifact_sha256, git_commit_sha, h2o_version, algo, "
     "metrics, training_config, feature_list) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-    f"RETURNING {_MODEL_COLUMNS}"
+    f"ON CONFLICT (artifact_sha256) DO NOTHING RETURNING {_MODEL_COLUMNS}"
 )
+SELECT_MODEL_BY_SHA = "SELECT model_version FROM model_registry WHERE artifact_sha256 = %s"
 SELECT_MODEL = f"SELECT {_MODEL_COLUMNS} FROM model_registry WHERE model_version = %s"
 SELECT_MODELS = f"SELECT {_MODEL_COLUMNS} FROM model_registry ORDER BY model_version"
 SELECT_CHAMPION = (
@@ -65,6 +66,16 @@ class RegistryError(Exception):
 
 class ModelNotFoundError(RegistryError, LookupError):
     """No model has that model_version."""
+
+
+class DuplicateArtifactError(RegistryError):
+    """The artifact is registered already (one model version per artifact sha256)."""
+
+    def __init__(self, sha256: str, model_version: int) -> None:
+        super().__init__(
+            f"artifact sha256 {sha256} is registered already as model_version {model_version}"
+        )
+        self.model_version = model_version
 
 
 class H2OVersionMismatchError(RegistryError):
@@ -167,7 +178,10 @@ def _champion(row: Mapping[str, Any], pinned_h2o: str) -> Champion:
 
 
 def register_model(conn: psycopg.Connection[Any], new: NewModel) -> ModelRecord:
-    """Insert a new immutable model version; a mismatching h2o_version is stored but flagged."""
+    """Insert a new immutable model version; a mismatching h2o_version is stored but flagged.
+
+    One version per artifact: registering a stored sha256 again raises DuplicateArtifactError.
+    """
     params = (
         new.artifact_uri,
         new.artifact_sha256,
@@ -180,7 +194,10 @@ def register_model(conn: psycopg.Connection[Any], new: NewModel) -> ModelRecord:
     )
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_MODEL, params).fetchone()
-    assert row is not None  # INSERT ... RETURNING always returns the row
+        if row is None:  # the UNIQUE artifact_sha256 conflict: say which version holds it
+            existing = conn.execute(SELECT_MODEL_BY_SHA, (new.artifact_sha256,)).fetchone()
+            assert existing is not None
+            raise DuplicateArtifactError(new.artifact_sha256, existing[0])
     record = _model(row, pinned_versions().h2o_version)
     if not record.h2o_version_matches:
         logger.warning(
