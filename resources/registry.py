@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 
 from resources.postgres import PostgresResource
+from shared.champion_artifact import verify_promotable
 from shared.registry import (
     Champion,
     DuplicateArtifactError,
@@ -15,6 +16,8 @@ from shared.registry import (
     promote,
 )
 from shared.registry import register_model as registry_register
+from shared.settings import Settings
+from shared.versions import pinned_versions
 
 
 class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
@@ -37,6 +40,11 @@ class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
             return current_champion(conn)
 
     def promote(self, model_version: int, reason: str) -> Champion:
-        """Promote `model_version`, recording `reason` (and the admin login as the actor)."""
+        """Promote `model_version` once its artifact is verified loadable, recording `reason`."""
         with self.admin.connect() as conn:
+            verify_promotable(
+                get_model(conn, model_version),
+                Settings().resolved_artifact_store_uri,
+                pinned_versions().h2o_version,
+            )
             return promote(conn, model_version, reason)

@@ -87,6 +87,11 @@ class ServingSettings(BaseSettings):
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs (needs configured providers).",
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413 before being parsed.",
+    )
     graphql_max_depth: int = Field(default=5, ge=1, description="Deepest GraphQL query accepted.")
 
     @field_validator("default_features", mode="before")

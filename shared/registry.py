@@ -233,6 +233,14 @@ def promotion_history(conn: psycopg.Connection[Any]) -> list[Champion]:
         return [_champion(row, pinned_h2o) for row in cur.execute(SELECT_PROMOTIONS)]
 
 
+async def promotion_history_async(aconn: psycopg.AsyncConnection[Any]) -> list[Champion]:
+    """`promotion_history` on an async connection (serving), with the same SQL."""
+    pinned_h2o = pinned_versions().h2o_version
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_PROMOTIONS)
+        return [_champion(row, pinned_h2o) for row in await cur.fetchall()]
+
+
 def current_champion(conn: psycopg.Connection[Any]) -> Champion | None:
     """The newest promotion, or None when no model was ever promoted."""
     with conn.cursor(row_factory=dict_row) as cur:

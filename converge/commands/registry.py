@@ -11,6 +11,7 @@ from typing import Any
 import click
 import psycopg
 
+from shared.champion_artifact import ArtifactRefusedError, verify_promotable
 from shared.db import connect, database_url
 from shared.registry import (
     Champion,
@@ -23,7 +24,8 @@ from shared.registry import (
     promotion_history,
     rollback,
 )
-from shared.versions import VersionsFileError
+from shared.settings import get_settings
+from shared.versions import VersionsFileError, pinned_versions
 
 
 @contextmanager
@@ -34,6 +36,13 @@ def _registry() -> Iterator[psycopg.Connection[Any]]:
             yield conn
     except (RegistryError, VersionsFileError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except ArtifactRefusedError as exc:
+        hint = (
+            " (--allow-version-mismatch to promote it anyway)"
+            if exc.reason == "h2o_version"
+            else ""
+        )
+        raise click.ClickException(f"{exc}{hint}; nothing was promoted") from exc
     except psycopg.OperationalError as exc:
         raise click.ClickException(f"cannot reach the converge database: {exc}") from exc
 
@@ -135,8 +144,16 @@ def registry_history() -> None:
         )
 
 
-def _move_champion(action: Callable[[psycopg.Connection[Any]], Champion]) -> None:
+def _move_champion(
+    model_version: int,
+    allow_version_mismatch: bool,
+    action: Callable[[psycopg.Connection[Any]], Champion],
+) -> None:
+    """Verify the artifact serving would load (exists, sha256, loads), then move the champion."""
     with _registry() as conn:
+        expected = None if allow_version_mismatch else pinned_versions().h2o_version
+        store = get_settings().resolved_artifact_store_uri
+        verify_promotable(get_model(conn, model_version), store, expected)
         champion = action(conn)
     click.echo(_champion_text(champion))
 
@@ -148,9 +165,11 @@ def _move_champion(action: Callable[[psycopg.Connection[Any]], Champion]) -> Non
 def registry_promote(model_version: int, reason: str, allow_version_mismatch: bool) -> None:
     """Make MODEL_VERSION the champion (serving swaps to it on the NOTIFY)."""
     _move_champion(
+        model_version,
+        allow_version_mismatch,
         lambda conn: promote(
             conn, model_version, reason, allow_version_mismatch=allow_version_mismatch
-        )
+        ),
     )
 
 
@@ -161,7 +180,9 @@ def registry_promote(model_version: int, reason: str, allow_version_mismatch: bo
 def registry_rollback(model_version: int, reason: str, allow_version_mismatch: bool) -> None:
     """Make an earlier champion MODEL_VERSION the champion again."""
     _move_champion(
+        model_version,
+        allow_version_mismatch,
         lambda conn: rollback(
             conn, model_version, reason, allow_version_mismatch=allow_version_mismatch
-        )
+        ),
     )
