@@ -1,4 +1,4 @@
-"""Extended Isolation Forest: random-hyperplane trees (`trees/tNN.bin`) walked with numpy.
+"""Extended Isolation Forest: random-hyperplane trees (`trees/tNN.bin`), walked by the kernel.
 
 A tree blob is an int (the width of the hyperplane arrays), then nodes in increasing heap order
 (children of node i are 2i+1 and 2i+2): an int node number, a type byte ('N' or 'L'), and for a
@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from shared.mojo.archive import MojoArchive, MojoInfo
 from shared.mojo.errors import UnsupportedMojoError
+from shared.mojo.kernel import score_hyperplanes
 from shared.mojo.scorer import FloatArray, check_common
 
 EIF_MOJO_VERSIONS = ("1.00",)
@@ -37,18 +38,35 @@ def average_path_length(n: int) -> float:
 
 
 @dataclass(frozen=True)
-class HyperplaneTree:
-    """One tree as arrays over its nodes; a leaf's `value` is its depth plus the search estimate."""
+class HyperplaneForest:
+    """All trees as arrays over their nodes; a leaf's `value` is its depth plus the estimate."""
 
     normal: FloatArray
     point: FloatArray
-    left: npt.NDArray[np.int64]
-    right: npt.NDArray[np.int64]
+    left: npt.NDArray[np.int32]
+    right: npt.NDArray[np.int32]
     is_leaf: npt.NDArray[np.bool_]
     value: FloatArray
+    roots: npt.NDArray[np.int32]
+
+    def path_lengths(self, rows: FloatArray) -> FloatArray:
+        """Per row, the path lengths summed over all trees."""
+        children = (self.left, self.right)
+        return score_hyperplanes(
+            rows, self.normal, self.point, children, self.is_leaf, self.value, self.roots
+        )
 
 
-def decode_tree(blob: bytes, n_features: int) -> HyperplaneTree:
+@dataclass
+class _Tree:
+    """One decoded tree: its nodes in heap order."""
+
+    numbers: list[int]
+    planes: list[tuple[float, ...]]
+    leaf_rows: list[int | None]
+
+
+def decode_tree(blob: bytes, n_features: int) -> _Tree:
     """Parse one `trees/tNN.bin` blob (little-endian, as genmodel reads it on x86)."""
     width = struct.unpack_from("<i", blob, 0)[0]
     if width != n_features:
@@ -77,52 +95,44 @@ def decode_tree(blob: bytes, n_features: int) -> HyperplaneTree:
             raise UnsupportedMojoError(f"EIF tree node type {kind}")
     if not numbers or numbers[0] != 0:
         raise UnsupportedMojoError("EIF tree without a root node")
-    return _arrays(numbers, splits, leaves, width)
+    _check_children(numbers, leaves)
+    return _Tree(numbers, splits, leaves)
 
 
-def _arrays(
-    numbers: list[int], splits: list[tuple[float, ...]], leaves: list[int | None], width: int
-) -> HyperplaneTree:
-    index = {number: position for position, number in enumerate(numbers)}
-    children = [
-        (2 * number + 1, 2 * number + 2)
-        for number, rows in zip(numbers, leaves, strict=True)
-        if rows is None
-    ]
-    if any(left not in index or right not in index for left, right in children):
-        # genmodel would scan on into the padding and fail on that row.
-        raise UnsupportedMojoError("EIF tree with a split node missing a child")
-    left = [index.get(2 * number + 1, 0) for number in numbers]  # 0 only under a leaf: unused
-    right = [index.get(2 * number + 2, 0) for number in numbers]
-    values = [
-        math.nan if rows is None else (number + 1).bit_length() - 1 + average_path_length(rows)
-        for number, rows in zip(numbers, leaves, strict=True)
-    ]
-    planes = np.asarray(splits, dtype=np.float64).reshape(len(numbers), 2 * width)
-    return HyperplaneTree(
-        normal=planes[:, :width].copy(),
-        point=planes[:, width:].copy(),
-        left=np.asarray(left, dtype=np.int64),
-        right=np.asarray(right, dtype=np.int64),
-        is_leaf=np.asarray([rows is not None for rows in leaves]),
+def _check_children(numbers: list[int], leaves: list[int | None]) -> None:
+    present = set(numbers)
+    for number, rows in zip(numbers, leaves, strict=True):
+        if rows is None and not {2 * number + 1, 2 * number + 2} <= present:
+            # genmodel would scan on into the padding and fail on that row.
+            raise UnsupportedMojoError("EIF tree with a split node missing a child")
+
+
+def build_forest(trees: list[_Tree], width: int) -> HyperplaneForest:
+    """Concatenate decoded trees into one flat `HyperplaneForest` (children as global indices)."""
+    left: list[int] = []
+    right: list[int] = []
+    values: list[float] = []
+    roots: list[int] = []
+    for tree in trees:
+        base = len(values)
+        roots.append(base)
+        index = {number: base + position for position, number in enumerate(tree.numbers)}
+        for number, rows in zip(tree.numbers, tree.leaf_rows, strict=True):
+            left.append(index.get(2 * number + 1, -1))  # -1 only under a leaf: never followed
+            right.append(index.get(2 * number + 2, -1))
+            depth = (number + 1).bit_length() - 1
+            values.append(math.nan if rows is None else depth + average_path_length(rows))
+    planes = np.asarray([plane for tree in trees for plane in tree.planes], dtype=np.float64)
+    planes = planes.reshape(len(values), 2 * width)
+    return HyperplaneForest(
+        normal=np.ascontiguousarray(planes[:, :width]),
+        point=np.ascontiguousarray(planes[:, width:]),
+        left=np.asarray(left, dtype=np.int32),
+        right=np.asarray(right, dtype=np.int32),
+        is_leaf=np.asarray([rows is not None for t in trees for rows in t.leaf_rows]),
         value=np.asarray(values, dtype=np.float64),
+        roots=np.asarray(roots, dtype=np.int32),
     )
-
-
-def path_lengths(tree: HyperplaneTree, rows: FloatArray) -> FloatArray:
-    """The path length of every row through one tree (all rows advance one level per step)."""
-    node = np.zeros(len(rows), dtype=np.int64)
-    active = np.flatnonzero(~tree.is_leaf[node])
-    while active.size:
-        at = node[active]
-        normal, point = tree.normal[at], tree.point[at]
-        product = np.zeros(active.size)
-        for column in range(rows.shape[1]):  # genmodel's summation order, column by column
-            product += (rows[active, column] - point[:, column]) * normal[:, column]
-        node[active] = np.where(product <= 0, tree.left[at], tree.right[at])
-        active = active[~tree.is_leaf[node[active]]]
-    lengths: FloatArray = tree.value[node]
-    return lengths
 
 
 class ExtendedIsolationForestScorer:
@@ -134,17 +144,16 @@ class ExtendedIsolationForestScorer:
         n_trees = info.integer("ntrees")
         if n_trees < 1:
             raise UnsupportedMojoError("extended isolation forest without trees")
-        self._trees = [
+        trees = [
             decode_tree(archive.read(f"trees/t{tree:02d}.bin"), info.n_features)
             for tree in range(n_trees)
         ]
+        self._n_trees = n_trees
+        self._forest = build_forest(trees, info.n_features)
         self._normaliser = average_path_length(info.integer("sample_size"))
 
     def score(self, rows: FloatArray) -> FloatArray:
         """ExtendedIsolationForestMojoModel.score0: anomaly score, mean path length."""
-        total = np.zeros(len(rows))
-        for tree in self._trees:
-            total += path_lengths(tree, rows)
-        mean_length = total / len(self._trees)
+        mean_length = self._forest.path_lengths(rows) / self._n_trees
         score = np.power(2.0, -(mean_length / self._normaliser))
         return np.column_stack([score, mean_length])

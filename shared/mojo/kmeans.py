@@ -61,7 +61,10 @@ class KMeansScorer:
 
     def score(self, rows: FloatArray) -> FloatArray:
         """KMeans_closest for every row: index of the first centre at the smallest distance."""
-        x = self._standardized(rows) if self._standardize else rows
+        with np.errstate(over="ignore"):  # a square beyond float64 is Java's Infinity too
+            return self._closest(self._standardized(rows) if self._standardize else rows)
+
+    def _closest(self, x: FloatArray) -> FloatArray:
         width = x.shape[1]
         squares = np.zeros((len(x), len(self._centers)))
         present = np.zeros(len(x), dtype=np.int64)
