@@ -93,7 +93,7 @@ async def _serving_state(
     cfg: ServingSettings, settings: Settings, metrics_: ServingMetrics
 ) -> AsyncIterator[ServingState]:
     """Build every long-lived part, load the champion, run the background tasks; close on exit."""
-    db_url = database_url(settings)
+    db_url = database_url(settings, component="serving")
     cache_dir = Path(cfg.model_cache_dir or settings.converge_home / "serving" / "models")
     holder = ModelHolder(
         db_url,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 import psycopg
 
-from shared.db import connect
+from shared.db import connect, database_url
 from shared.registry import (
     Champion,
     ModelRecord,
@@ -28,9 +28,9 @@ from shared.versions import VersionsFileError
 
 @contextmanager
 def _registry() -> Iterator[psycopg.Connection[Any]]:
-    """A connection whose registry refusals become CLI errors (exit 1, message on stderr)."""
+    """An admin connection whose refusals become CLI errors (exit 1, message on stderr)."""
     try:
-        with connect() as conn:
+        with connect(database_url(component="admin")) as conn:
             yield conn
     except (RegistryError, VersionsFileError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -66,7 +66,7 @@ def _champion_text(champion: Champion) -> str:
         f"champion: model_version {model.model_version} ({model.algo}, "
         f"h2o {model.h2o_version}{_version_flag(model)})\n"
         f"artifact: {model.artifact_uri} sha256 {model.artifact_sha256}\n"
-        f"promoted: {champion.promoted_at:%Y-%m-%d %H:%M:%S%z} "
+        f"promoted: {champion.promoted_at:%Y-%m-%d %H:%M:%S%z} by {champion.actor} "
         f"(promotion {champion.promotion_id}): {champion.reason}"
     )
 
@@ -131,7 +131,7 @@ def registry_history() -> None:
     for entry in history:
         click.echo(
             f"{entry.promotion_id:>5}  {entry.promoted_at:%Y-%m-%d %H:%M:%S%z}  "
-            f"model_version {entry.model.model_version}: {entry.reason}"
+            f"model_version {entry.model.model_version} by {entry.actor}: {entry.reason}"
         )
 
 
