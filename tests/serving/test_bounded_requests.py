@@ -1,4 +1,5 @@
-"""Bounded request bodies: 413 before parsing, for a declared length and for a chunked stream."""
+"""Bounded requests: 413 before parsing (declared length, chunked stream); inline features the
+model cannot read at all get 422."""
 
 from __future__ import annotations
 
@@ -71,3 +72,16 @@ async def test_a_chunked_body_is_cut_off_at_the_limit(
         )
     assert refused.status_code == 413
     assert sent < 2 * LIMIT
+
+
+async def test_inline_features_naming_no_model_column_get_422(
+    registry: Registry, glm_champion: int, redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        refused = await client.post("/v1/predict", json={"features": {"zzz": 1}})
+        assert refused.status_code == 422
+        detail = refused.json()["detail"]
+        assert "no key of `features` is a column" in detail and "colour, size" in detail
+        partial = await client.post("/v1/predict", json={"features": {"size": 2, "zzz": 1}})
+        assert partial.status_code == 200 and partial.json()["degraded"] is False
