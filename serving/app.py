@@ -74,7 +74,7 @@ def create_app(
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(graphql_router(serving_settings.graphql_max_depth), prefix="/graphql")
+    app.include_router(graphql_router(serving_settings), prefix="/graphql")
     return app
 
 

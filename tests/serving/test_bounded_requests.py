@@ -8,20 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.handmade_mojo import write_glm_mojo
 from tests.serving.client import metric, running_app
-from tests.serving.conftest import Registry, TrainedMojo, serving_settings, settings_for
+from tests.serving.conftest import Registry, serving_settings, settings_for
 
 LIMIT = 64 * 1024
-
-
-@pytest.fixture
-def glm_champion(registry: Registry, tmp_path: Path) -> int:
-    """A real (hand-made) GLM MOJO registered and promoted: no H2O JVM needed."""
-    mojo = TrainedMojo(write_glm_mojo(tmp_path / "glm.zip"), "glm", ["colour", "size"])
-    version = registry.register(mojo)
-    registry.promote(version)
-    return version
 
 
 @pytest.mark.parametrize("route", ["/v1/predict", "/graphql"])

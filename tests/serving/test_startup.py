@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.handmade_mojo import write_glm_mojo
 from tests.serving.client import metric, running_app
 from tests.serving.conftest import (
     Registry,
     TrainedMojo,
+    glm_mojo,
     serving_settings,
     settings_for,
     with_other_h2o_version,
@@ -104,19 +104,14 @@ FAULTS = {
 }
 
 
-def _glm(tmp_path: Path, intercept: float) -> TrainedMojo:
-    path = write_glm_mojo(tmp_path / f"glm-{intercept}.zip", intercept)
-    return TrainedMojo(path, "glm", ["colour", "size"])
-
-
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 async def test_a_refused_champion_at_start_up_serves_the_newest_good_earlier_one(
     fault: str, registry: Registry, redis_url: str, tmp_path: Path
 ) -> None:
     """A pod restarted while the champion is bad serves the previous champion, never crash-loops."""
-    good = registry.register(_glm(tmp_path, 1.0))
+    good = registry.register(glm_mojo(tmp_path, 1.0))
     registry.promote(good)
-    bad = _bad_champion(fault, registry, _glm(tmp_path, 2.0), tmp_path)
+    bad = _bad_champion(fault, registry, glm_mojo(tmp_path, 2.0), tmp_path)
     reason, named = FAULTS[fault]
     settings = settings_for(registry, redis_url, tmp_path)
     async with running_app(serving_settings(tmp_path), settings) as (_, client):
@@ -135,7 +130,7 @@ async def test_a_refused_champion_at_start_up_serves_the_newest_good_earlier_one
 async def test_a_refused_champion_with_nothing_earlier_leaves_the_app_up_but_not_ready(
     registry: Registry, redis_url: str, tmp_path: Path
 ) -> None:
-    bad = _bad_champion("sha256", registry, _glm(tmp_path, 3.0), tmp_path)
+    bad = _bad_champion("sha256", registry, glm_mojo(tmp_path, 3.0), tmp_path)
     settings = settings_for(registry, redis_url, tmp_path)
     async with running_app(serving_settings(tmp_path), settings) as (_, client):
         assert (await client.get("/health")).status_code == 200
