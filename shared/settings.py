@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     converge_admin_database_url: str | None = _component_url(
         "converge_admin", "promotions and rollbacks (CLI, the champion asset)"
     )
+    converge_log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text (time, level, logger, message) or JSON."
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Redis URL of the serving feature cache."
     )
