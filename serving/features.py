@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from serving.breaker import Breaker, BreakerOpenError
 from serving.metrics import ServingMetrics
+from shared.feature_cache import cache_key
 from shared.feature_store import FeatureRow, latest_async
 from shared.schemas import FeatureValue
 
@@ -86,7 +87,7 @@ class FeatureLookup:
 
     def cache_key(self, entity_id: str) -> str:
         """The Redis key holding an entity's cached features."""
-        return self._prefix + entity_id
+        return cache_key(self._prefix, entity_id)
 
     async def resolve(self, entity_ids: Sequence[str]) -> dict[str, ResolvedFeatures]:
         """Each entity's features (one MGET, one SQL for misses); never raises for a dependency."""

@@ -6,10 +6,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import redis
 
 from shared.db import connect, database_url
+from shared.feature_cache import invalidate
 from shared.feature_store import IngestBatchError, IngestSummary, ingest_file
 from shared.feature_store.ingest import DEFAULT_BATCH_SIZE
+from shared.settings import get_settings
 
 
 def _zone(ctx: click.Context, param: click.Parameter, value: str | None) -> ZoneInfo | None:
@@ -58,10 +61,27 @@ def ingest(
     except (ValueError, IngestBatchError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_summary(summary))
+    click.echo(_invalidate_cache(summary))
     if strict and summary.rows_quarantined:
         raise click.ClickException(
             f"--strict: {summary.rows_quarantined} row(s) rejected (see ingest_quarantine)"
         )
+
+
+def _invalidate_cache(summary: IngestSummary) -> str:
+    """Drop serving's cached features of the entities written; say what happened."""
+    from serving.config import get_serving_settings  # the cache's key prefix is serving's
+
+    prefix = get_serving_settings().cache_key_prefix
+    try:
+        removed = invalidate(get_settings().redis_url, prefix, summary.entity_ids)
+    except redis.RedisError as exc:
+        ttl = get_serving_settings().cache_ttl_s
+        return (
+            f"feature cache NOT invalidated (Redis: {exc}); serving may answer with features "
+            f"up to {ttl} s old for the {len(summary.entity_ids)} entities written"
+        )
+    return f"feature cache: {removed} cached entities invalidated"
 
 
 def format_summary(summary: IngestSummary) -> str:

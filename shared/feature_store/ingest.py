@@ -50,6 +50,8 @@ class IngestSummary:
     rows_quarantined: int = 0
     drift: list[DriftEvent] = field(default_factory=list)
     rejected_samples: list[Rejection] = field(default_factory=list)
+    # Entities with rows in committed batches: their cached features are stale.
+    entity_ids: set[str] = field(default_factory=set)
 
 
 def ingest_frame(
@@ -124,6 +126,7 @@ def _ingest_batch(
     summary.rows_written += written
     summary.rows_duplicate += len(batch.records) - written
     summary.rows_quarantined += batch.rows_rejected
+    summary.entity_ids.update(record.entity_id for record in batch.records)
     summary.drift += events
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
     summary.rejected_samples += batch.rejections[: max(room, 0)]

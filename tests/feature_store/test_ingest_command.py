@@ -7,17 +7,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from click.testing import CliRunner, Result
 
 from converge.cli import cli
+from shared.net import free_port
 
 GOOD = "customer,ts,age\nc1,2024-01-01T00:00:00Z,30\nc2,2024-01-01T00:00:00Z,41\n"
 BAD = GOOD + "c3,2024-01-02T00:00:00Z,abc\nc4,2024-01-02 00:00:00,5\n"
 
 
 @pytest.fixture(autouse=True)
-def _database(database_url: str, settings_env: Callable[..., None]) -> None:
-    settings_env(DATABASE_URL=database_url)
+def _database(database_url: str, redis_url: str, settings_env: Callable[..., None]) -> None:
+    settings_env(DATABASE_URL=database_url, REDIS_URL=redis_url)
 
 
 def _ingest(path: Path, *extra: str) -> Result:
@@ -86,3 +88,28 @@ def test_a_database_failure_is_reported_and_the_batch_rolled_back(
     assert "short_reasons" in result.output
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (0,)
+
+
+def test_an_ingest_invalidates_the_cached_features_of_what_it_wrote(
+    redis_url: str, write_csv: Callable[[str, str], Path]
+) -> None:
+    """Serving must not answer with cached features older than the newest ingest."""
+    client = redis.Redis.from_url(redis_url)
+    client.set("converge:features:c1", b'{"age": 1}')
+    client.set("converge:features:other", b'{"age": 2}')
+    result = _ingest(write_csv("good.csv", GOOD))
+    assert result.exit_code == 0, result.output
+    assert "feature cache: 1 cached entities invalidated" in result.output
+    assert client.get("converge:features:c1") is None
+    assert client.get("converge:features:other") == b'{"age": 2}'
+
+
+def test_an_unreachable_cache_is_reported_and_the_ingest_stands(
+    database_url: str, settings_env: Callable[..., None], write_csv: Callable[[str, str], Path]
+) -> None:
+    settings_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    result = _ingest(write_csv("good.csv", GOOD))
+    assert result.exit_code == 0, result.output
+    assert "feature cache NOT invalidated" in result.output and "300 s old" in result.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (2,)
