@@ -32,8 +32,13 @@ class MojoModel(ModelMetadata):
     encoder: RowEncoder
 
     @classmethod
-    def from_info(cls, info: MojoInfo, scorer: Scorer) -> MojoModel:
-        """Build the model object from a parsed `model.ini` and the algorithm's scorer."""
+    def from_info(
+        cls, info: MojoInfo, scorer: Scorer, encoder: RowEncoder | None = None
+    ) -> MojoModel:
+        """Build the model object from a parsed `model.ini` and the algorithm's scorer.
+
+        `encoder` reads inputs when they are not simply the columns and levels of `info`.
+        """
         classes = info.response_domain if info.category != "Regression" else None
         return cls(
             algo=info.algo,
@@ -52,7 +57,7 @@ class MojoModel(ModelMetadata):
             output_columns=output_columns(classes),
             classes=classes,
             scorer=scorer,
-            encoder=RowEncoder.for_columns(info.feature_names, info.feature_domains),
+            encoder=encoder or RowEncoder.for_columns(info.feature_names, info.feature_domains),
         )
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
