@@ -238,8 +238,9 @@ def _string_array(archive: MojoArchive, file: str, size: int) -> list[str]:
 
 
 def _unescape_newlines(text: str) -> str:
-    # StringEscapeUtils.unescapeNewlines: \n, \r and \\ are escapes; any other escaped char is kept.
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), text, flags=re.S)
+    # StringEscapeUtils.unescapeNewlines: \n and \r are escapes, any other escaped char stands for
+    # itself, and a backslash at the very end is dropped.
+    return re.sub(r"\\(.?)", lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), text, flags=re.S)
 
 
 def _one_hot_or_binary(originals: _Originals, info: MojoInfo, kind: str) -> InputEncoding:

@@ -284,3 +284,20 @@ def test_refuses_an_encoded_model_without_its_original_columns(
     )
     with pytest.raises(UnsupportedMojoError, match="'OneHotExplicit' without its columns"):
         load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_original_levels_are_read_trimmed_as_genmodel_reads_them(
+    encoded_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
+) -> None:
+    # genmodel trims every line of `_orig_domain_values_N`: padded levels still match "1".."4".
+    case = encoded_cases["gbm-binary-prostate_binomial"]
+    padded = _edit_member(
+        case.mojo,
+        tmp_path / "padded.zip",
+        "_orig_domain_values_2",
+        lambda text: "".join(f" {line}\t\n" for line in text.splitlines()),
+    )
+    edited = ParityCase(f"{case.name}-padded-levels", padded, case.scoring_csv, case.options)
+    model = check_parity(edited, genmodel_jar, tmp_path)
+    assert model.domains["DPROS"] == ["1", "2", "3", "4"]
