@@ -36,19 +36,16 @@ class RowEncoder:
     names: tuple[str, ...]
     domains: tuple[tuple[str, ...] | None, ...]
     levels: tuple[dict[str, float] | None, ...]
+    unseen: float = _NAN  # what a level outside the domain reads as (missing unless told)
 
     @classmethod
-    def for_columns(cls, names: list[str], domains: list[list[str] | None]) -> RowEncoder:
+    def for_columns(
+        cls, names: list[str], domains: list[list[str] | None], unseen: float = _NAN
+    ) -> RowEncoder:
         """An encoder for columns `names` whose categorical levels are `domains` (None: numeric)."""
-        lookups = tuple(
-            None
-            if domain is None
-            # PredictCsv drops missing tokens before looking a level up, so they never match.
-            else {level: float(i) for i, level in enumerate(domain) if level not in MISSING_TOKENS}
-            for domain in domains
-        )
+        lookups = tuple(None if domain is None else _lookup(domain) for domain in domains)
         frozen = tuple(None if domain is None else tuple(domain) for domain in domains)
-        return cls(tuple(names), frozen, lookups)
+        return cls(tuple(names), frozen, lookups, unseen)
 
     def encode(self, frame: pd.DataFrame) -> FloatArray:
         """One float64 row per frame row, one column per model feature (NaN = missing)."""
@@ -63,9 +60,19 @@ class RowEncoder:
         for index, (name, lookup) in enumerate(zip(self.names, self.levels, strict=True)):
             values = [row.get(name) for row in rows]
             encoded[:, index] = (
-                parse_numbers(values, name) if lookup is None else look_up_levels(values, lookup)
+                parse_numbers(values, name)
+                if lookup is None
+                else look_up_levels(values, lookup, self.unseen)
             )
         return encoded
+
+
+def _lookup(domain: list[str]) -> dict[str, float]:
+    lookup = {level: float(i) for i, level in enumerate(domain)}
+    # PredictCsv drops missing tokens before looking a level up, so they never match; "" is what
+    # None and NaN read as.
+    lookup.update(dict.fromkeys(MISSING_TOKENS, _NAN))
+    return lookup
 
 
 def parse_numbers(values: Sequence[Any], name: str) -> FloatArray:
@@ -91,12 +98,15 @@ def _number(value: object) -> float | None:
     return None
 
 
-def look_up_levels(values: Sequence[Any], lookup: dict[str, float]) -> FloatArray:
-    """Categorical column values as level indices; unseen levels and missing values are NaN."""
-    # PredictCsv converts unknown levels to NA, so they score like missing values.
+def look_up_levels(
+    values: Sequence[Any], lookup: dict[str, float], unseen: float = _NAN
+) -> FloatArray:
+    """Categorical values as level indices; missing values are NaN, unseen levels `unseen`."""
+    # PredictCsv converts unknown levels to NA: without categorical encoding they score like
+    # missing values.
     get = lookup.get
     return np.fromiter(
-        (get(v if isinstance(v, str) else _level_text(v), _NAN) for v in values),
+        (get(v if isinstance(v, str) else _level_text(v), unseen) for v in values),
         dtype=np.float64,
         count=len(values),
     )

@@ -43,6 +43,7 @@ class EnsembleScorer:
                 continue
             nested = archive.nested(directories[key])
             base_info = nested.model_info()
+            _check_unencoded(base_info, key)
             _check_same_levels(info, base_info, key)
             columns = [names.index(name) for name in base_info.feature_names]
             self._bases.append(_BaseModel(make_scorer(nested, base_info), columns))
@@ -73,6 +74,14 @@ class EnsembleScorer:
             stacked[:, position : position + per_model] = values
             position += per_model
         return self._metalearner.score(stacked)
+
+
+def _check_unencoded(base_info: MojoInfo, key: str) -> None:
+    # genmodel hands a base model the ensemble's row as it is, never through the base model's
+    # categorical encoding: a base model trained on encoded columns is refused.
+    encoding = base_info.info.get("_genmodel_encoding", "AUTO")
+    if encoding not in ("AUTO", "Enum", "SortByResponse"):
+        raise UnsupportedMojoError(f"base model {key} with categorical_encoding '{encoding}'")
 
 
 def _check_same_levels(info: MojoInfo, base_info: MojoInfo, key: str) -> None:

@@ -40,9 +40,9 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
             parsed = None if text is None else _arrow_numeric(text)
             rows[:, index] = _numeric(values, name) if parsed is None else parsed
         elif text is not None and domain is not None:
-            rows[:, index] = _arrow_levels(text, pa.array(domain))
+            rows[:, index] = _arrow_levels(text, pa.array(domain), encoder.unseen)
         else:
-            rows[:, index] = look_up_levels(values.tolist(), lookup)
+            rows[:, index] = look_up_levels(values.tolist(), lookup, encoder.unseen)
     return rows
 
 
@@ -80,8 +80,11 @@ def _arrow_numeric(text: pa.Array) -> FloatArray | None:
     return result
 
 
-def _arrow_levels(text: pa.Array, levels: pa.Array) -> FloatArray:
+def _arrow_levels(text: pa.Array, levels: pa.Array, unseen: float) -> FloatArray:
     # Unseen levels and missing values both come back null, which becomes NaN.
     positions = pc.index_in(text, value_set=levels.cast(text.type))
     result: FloatArray = positions.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if not np.isnan(unseen):
+        present = text.is_valid().to_numpy(zero_copy_only=False)
+        result[present & np.isnan(result)] = unseen
     return result

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.mojo.archive import MojoArchive, MojoInfo
+from shared.mojo.categorical_encoding import EncodedScorer, read_input_encoding
 from shared.mojo.daimojo_backend import DaimojoModel, load_pipeline
 from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.model import MojoModel
@@ -64,10 +65,15 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
             raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
         info = archive.model_info()
         scorer = make_scorer(archive, info)
+        encoding = read_input_encoding(archive, info)
+    encoder = None
+    if encoding is not None:  # users send the original columns; genmodel encodes them
+        scorer = EncodedScorer(encoding, scorer)
+        info, encoder = encoding.input_info(info), encoding.row_encoder()
     # Score one all-missing row now: it loads the compiled kernel (so the first request does not
     # pay for it) and proves the model scores at all before anyone relies on it.
     scorer.score(np.full((1, info.n_features), np.nan))
-    return MojoModel.from_info(info, scorer)
+    return MojoModel.from_info(info, scorer, encoder)
 
 
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:

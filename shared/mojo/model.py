@@ -34,8 +34,13 @@ class MojoModel(ModelMetadata):
     encoder: RowEncoder
 
     @classmethod
-    def from_info(cls, info: MojoInfo, scorer: Scorer) -> MojoModel:
-        """Build the model object from a parsed `model.ini` and the algorithm's scorer."""
+    def from_info(
+        cls, info: MojoInfo, scorer: Scorer, encoder: RowEncoder | None = None
+    ) -> MojoModel:
+        """Build the model object from a parsed `model.ini` and the algorithm's scorer.
+
+        `encoder` reads inputs when they are not simply the columns and levels of `info`.
+        """
         classes = info.response_domain if info.category not in _NUMERIC_CATEGORIES else None
         return cls(
             algo=info.algo,
@@ -56,7 +61,7 @@ class MojoModel(ModelMetadata):
             else output_columns(classes),
             classes=classes,
             scorer=scorer,
-            encoder=RowEncoder.for_columns(info.feature_names, info.feature_domains),
+            encoder=encoder or RowEncoder.for_columns(info.feature_names, info.feature_domains),
         )
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

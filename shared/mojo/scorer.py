@@ -38,8 +38,12 @@ def check_common(
     info: MojoInfo,
     mojo_versions: tuple[str, ...],
     categories: tuple[str, ...] = SUPPORTED_CATEGORIES,
+    encodings: tuple[str, ...] = ("AUTO", "Enum"),
 ) -> None:
-    """Refuse what no algorithm here honours: unknown versions, categories, offsets, weights."""
+    """Refuse what no algorithm here honours: unknown versions, categories, offsets, weights.
+
+    `encodings`: the `_genmodel_encoding` values the algorithm's inputs are read with.
+    """
     version = info.text("mojo_version")
     if version not in mojo_versions:
         raise UnsupportedMojoError(
@@ -54,7 +58,7 @@ def check_common(
     if any(key.startswith("calib") for key in info.info):
         raise UnsupportedMojoError("probability calibration (calibrate_model=true)")
     encoding = info.info.get("_genmodel_encoding", "AUTO")
-    if encoding not in ("AUTO", "Enum"):
+    if encoding not in encodings:
         raise UnsupportedMojoError(f"categorical_encoding '{encoding}'")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from shared.mojo import labels
 from shared.mojo.archive import MojoArchive, MojoInfo
+from shared.mojo.categorical_encoding import TREE_ENCODINGS
 from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.forest import Forest, ForestBuilder
 from shared.mojo.h2o_trees import decode_tree
@@ -47,7 +48,7 @@ class GbmScorer:
     """hex.genmodel.algos.gbm.GbmMojoModel."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, TREE_MOJO_VERSIONS)
+        check_common(info, TREE_MOJO_VERSIONS, tuple(TREE_ENCODINGS))
         self._distribution = info.text("distribution")
         if self._distribution not in GBM_DISTRIBUTIONS:
             raise UnsupportedMojoError(f"GBM distribution '{self._distribution}'")
@@ -85,7 +86,7 @@ class DrfScorer:
     """hex.genmodel.algos.drf.DrfMojoModel."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, TREE_MOJO_VERSIONS)
+        check_common(info, TREE_MOJO_VERSIONS, tuple(TREE_ENCODINGS))
         self._n_classes = n_classes(info)
         self._groups = info.integer("n_trees")
         self._double_trees = info.flag("binomial_double_trees")

@@ -22,7 +22,7 @@ TOP_LEVEL_EDITS = [
     ("gbm-prostate_binomial", "category", "Clustering", "category 'Clustering'"),
     ("gbm-prostate_binomial", "balance_classes", "true", "balance_classes"),
     ("gbm-prostate_binomial", "calib_method", "platt", "calibration"),
-    ("gbm-prostate_binomial", "_genmodel_encoding", "OneHotExplicit", "OneHotExplicit"),
+    ("gbm-prostate_binomial", "_genmodel_encoding", "OneHotInternal", "OneHotInternal"),
     ("gbm-prostate_binomial", "offset_column", "PSA", "offset"),
     ("gbm-prostate_regression", "distribution", "custom", "distribution 'custom'"),
     ("gbm-prostate_regression", "link_function", "ologit", "link function 'ologit'"),
