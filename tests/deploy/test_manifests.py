@@ -173,7 +173,7 @@ def test_dagster_instance_passes_dagsters_own_schema(
     # What the pods get from the ConfigMap and the Secret.
     for key, value in _find("ConfigMap", "converge-config")["data"].items():
         monkeypatch.setenv(key, value)
-    for key, value in _find("Secret", "converge-secrets")["stringData"].items():
+    for key, value in _find("Secret", "converge-training-secrets")["stringData"].items():
         monkeypatch.setenv(key, value)
     (tmp_path / "dagster.yaml").write_text(
         _find("ConfigMap", "dagster-instance")["data"]["dagster.yaml"]
@@ -218,3 +218,85 @@ def test_dagster_pieces_fit_together() -> None:
     assert parse_size(limits["memory"]) == parse_size(task_memory)
     daemon = _find("Deployment", "dagster-daemon")
     assert daemon["spec"]["replicas"] == 1
+
+
+def _secret_keys(name: str) -> set[str]:
+    return set(_find("Secret", name)["stringData"])
+
+
+def _secrets_of(kind: str, name: str) -> set[str]:
+    spec = _find(kind, name)["spec"]["template"]["spec"]
+    return {
+        source["secretRef"]["name"]
+        for container in spec["containers"]
+        for source in container.get("envFrom", [])
+        if "secretRef" in source
+    }
+
+
+def test_each_component_gets_only_its_own_credentials() -> None:
+    """Serving's Secret holds no owner or training URL, no Dagster URL; only the job migrates."""
+    assert _secrets_of("Deployment", "serving") == {"converge-serving-secrets"}
+    assert _secret_keys("converge-serving-secrets") == {
+        "CONVERGE_SERVING_DATABASE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
+    for deployment in ("dagster-user-code", "dagster-daemon", "dagster-webserver"):
+        assert _secrets_of("Deployment", deployment) == {"converge-training-secrets"}
+    assert "DATABASE_URL" not in _secret_keys("converge-training-secrets")
+    assert _secrets_of("Job", "converge-db-upgrade") == {"converge-migrate-secrets"}
+    assert _secret_keys("converge-migrate-secrets") == {"DATABASE_URL"}
+
+
+def _policies_for(labels: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        d["spec"]
+        for d in _all()
+        if d["kind"] == "NetworkPolicy"
+        and d["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+    ]
+
+
+def _admits(policies: list[dict[str, Any]], source: dict[str, str] | None) -> bool:
+    """Whether any ingress rule admits a pod with labels `source` (None: outside the cluster)."""
+    for policy in policies:
+        for rule in policy.get("ingress", []):
+            peers = rule.get("from")
+            if peers is None:
+                return True
+            for peer in peers:
+                selector = peer.get("podSelector", {})
+                if source is None:
+                    continue
+                wanted = selector.get("matchLabels", {})
+                expressions = selector.get("matchExpressions", [])
+                if wanted.items() <= source.items() and all(
+                    source.get(e["key"]) in e["values"] for e in expressions
+                ):
+                    return True
+    return False
+
+
+def test_only_serving_is_reachable_from_outside_and_h2o_only_from_training() -> None:
+    pods = {
+        "serving": {"app.kubernetes.io/name": "serving"},
+        "h2o": {"app.kubernetes.io/name": "h2o"},
+        "dagster-user-code": {"app.kubernetes.io/name": "dagster-user-code"},
+        "dagster-webserver": {"app.kubernetes.io/name": "dagster-webserver"},
+    }
+    run_pod = _dagster_instance()["run_launcher"]["config"]["run_k8s_config"][
+        "pod_template_spec_metadata"
+    ]["labels"]
+    deny_all = [
+        d for d in _all() if d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"] == {}
+    ]
+    assert deny_all and "ingress" not in deny_all[0]["spec"]
+    for name, labels in pods.items():
+        assert _admits(_policies_for(labels), None) == (name == "serving"), name
+    h2o = _policies_for(pods["h2o"])
+    assert _admits(h2o, run_pod) and _admits(h2o, pods["h2o"])
+    assert not _admits(h2o, pods["serving"]) and not _admits(h2o, pods["dagster-webserver"])
+    user_code = _policies_for(pods["dagster-user-code"])
+    assert _admits(user_code, {"app.kubernetes.io/name": "dagster-daemon"})
+    assert not _admits(user_code, pods["serving"])
