@@ -81,6 +81,22 @@ MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
         {**OHE, **GBLINEAR},
         "categorical_encoding=one_hot_explicit, booster=gblinear",
     ),
+    # H2O's other frame-level encodings for XGBoost: the MOJO's columns are the encoded ones too.
+    "binary-prostate_binomial": (
+        "prostate_binomial",
+        {"categorical_encoding": "binary"},
+        "categorical_encoding=binary",
+    ),
+    "sort_by_response-prostate_binomial": (
+        "prostate_binomial",
+        {"categorical_encoding": "sort_by_response"},
+        "categorical_encoding=sort_by_response",
+    ),
+    "label_encoder-prostate_binomial": (
+        "prostate_labels",  # numeric columns in the MOJO: PredictCsv fails on unseen level text
+        {"categorical_encoding": "label_encoder"},
+        "categorical_encoding=label_encoder",
+    ),
     "ohe_dart-synthetic_multinomial": (
         "synthetic_multinomial",
         {**OHE, **DART},
@@ -133,6 +149,7 @@ def xgboost_cases(
             "PSA",
             prostate_levels,
         ),
+        "prostate_labels": (prostate, prostate_text, prostate_x, "CAPSULE", {}),
         "iris_multinomial": (iris, iris_text, list(iris_text.columns[:4]), "Species", {}),
         "synthetic_regression": (
             synthetic_h2o,
