@@ -1,5 +1,4 @@
-"""H2O XGBoost: H2O's one-hot input, the booster (trees or linear) and the Java predictor's float32
-maths."""
+"""H2O XGBoost: H2O's one-hot input, the booster (trees or linear), the Java predictor's maths."""
 
 from __future__ import annotations
 
