@@ -1,8 +1,9 @@
-"""H2O XGBoost: H2O's one-hot input, the booster's trees and the Java predictor's float32 maths."""
+"""H2O XGBoost: H2O's one-hot input, the booster (trees or linear), the Java predictor's maths."""
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.mojo import labels
 from shared.mojo.archive import MojoArchive, MojoInfo
@@ -11,6 +12,7 @@ from shared.mojo.forest import Forest
 from shared.mojo.kernel import score_forest
 from shared.mojo.scorer import FloatArray, check_common, n_classes, prior_distribution
 from shared.mojo.xgboost_booster import read_booster
+from shared.mojo.xgboost_linear import linear_margins
 
 XGBOOST_MOJO_VERSIONS = ("1.10",)
 _EXP_OBJECTIVES = ("count:poisson", "reg:gamma", "reg:tweedie")
@@ -20,12 +22,10 @@ F32 = np.float32
 
 
 class XGBoostScorer:
-    """hex.genmodel.algos.xgboost.XGBoostJavaMojoModel (gbtree booster)."""
+    """hex.genmodel.algos.xgboost.XGBoostJavaMojoModel (gbtree, dart and gblinear boosters)."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
         check_common(info, XGBOOST_MOJO_VERSIONS)
-        if info.info.get("booster", "gbtree") != "gbtree":
-            raise UnsupportedMojoError(f"XGBoost booster '{info.info['booster']}'")
         self._cats = info.integer("cats")
         self._nums = info.integer("nums")
         self._offsets = [int(value) for value in info.numbers("cat_offsets")]
@@ -55,6 +55,8 @@ class XGBoostScorer:
     @property
     def forest(self) -> Forest:
         """The booster's trees over the one-hot input."""
+        if self._booster.forest is None:
+            raise UnsupportedMojoError(f"XGBoost booster '{self._booster.name}' has no trees")
         return self._booster.forest
 
     @property
@@ -86,12 +88,18 @@ class XGBoostScorer:
         matrix[:, self._offsets[-1] :] = numeric
         return matrix
 
+    def _margins(self, x: FloatArray) -> npt.NDArray[np.float32]:
+        """The booster's float32 sums, started from the base margin when it comes first."""
+        start = self._base if self._base_first else F32(0)
+        if self._booster.linear is not None:
+            return linear_margins(self._booster.linear, x, start)
+        margins = np.full((len(x), self._booster.n_groups), float(start))
+        score_forest(self.forest, x, margins, float32_sum=True)
+        return margins.astype(F32)
+
     def score(self, rows: FloatArray) -> FloatArray:
         """XGBoostJavaMojoModel.score0 for every row."""
-        groups = self._booster.n_groups
-        margins = np.full((len(rows), groups), self._base if self._base_first else 0.0)
-        score_forest(self._booster.forest, self.one_hot(rows), margins, float32_sum=True)
-        out = margins.astype(F32)
+        out = self._margins(self.one_hot(rows))
         if not self._base_first:
             out = out + self._base
         objective = self._booster.objective

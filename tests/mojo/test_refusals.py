@@ -28,7 +28,7 @@ TOP_LEVEL_EDITS = [
     ("gbm-prostate_regression", "link_function", "ologit", "link function 'ologit'"),
     ("glm-prostate_regression", "family", "tweedie", "family 'tweedie'"),
     ("glm-prostate_regression", "mean_imputation", "false", "MeanImputation"),
-    ("xgboost-prostate_binomial", "booster", "dart", "booster 'dart'"),
+    ("xgboost-prostate_binomial", "calib_method", "isotonic", "calibration"),
     ("xgboost-prostate_binomial", "has_offset", "true", "offset"),
     ("stackedensemble-prostate_binomial", "metalearner_transform", "Logit", "Logit"),
 ]
