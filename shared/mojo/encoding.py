@@ -35,9 +35,13 @@ class RowEncoder:
     names: tuple[str, ...]
     domains: tuple[tuple[str, ...] | None, ...]
     levels: tuple[dict[str, float] | None, ...]
+    # When set, every encoded row gets this column's value appended (the scorer's offset).
+    offset: str | None = None
 
     @classmethod
-    def for_columns(cls, names: list[str], domains: list[list[str] | None]) -> RowEncoder:
+    def for_columns(
+        cls, names: list[str], domains: list[list[str] | None], offset: str | None = None
+    ) -> RowEncoder:
         """An encoder for columns `names` whose categorical levels are `domains` (None: numeric)."""
         lookups = tuple(
             None
@@ -47,7 +51,7 @@ class RowEncoder:
             for domain in domains
         )
         frozen = tuple(None if domain is None else tuple(domain) for domain in domains)
-        return cls(tuple(names), frozen, lookups)
+        return cls(tuple(names), frozen, lookups, offset)
 
     def encode(self, frame: pd.DataFrame) -> FloatArray:
         """One float64 row per frame row, one column per model feature (NaN = missing)."""
@@ -58,11 +62,15 @@ class RowEncoder:
 
     def encode_rows(self, rows: Sequence[Mapping[str, object]]) -> FloatArray:
         """Like `encode`, for rows given as mappings (keys by column name, extra keys ignored)."""
-        encoded = np.empty((len(rows), len(self.names)))
+        encoded = np.empty((len(rows), len(self.names) + (self.offset is not None)))
         for index, (name, lookup) in enumerate(zip(self.names, self.levels, strict=True)):
             values = [row.get(name) for row in rows]
             encoded[:, index] = (
                 parse_numbers(values, name) if lookup is None else look_up_levels(values, lookup)
+            )
+        if self.offset is not None:
+            encoded[:, -1] = require_offsets(
+                parse_numbers([row.get(self.offset) for row in rows], self.offset), self.offset
             )
         return encoded
 
@@ -83,6 +91,15 @@ def parse_numbers(values: Sequence[Any], name: str) -> FloatArray:
                 f"column '{name}' is numeric but row {position} holds {value!r}"
             ) from error
     return out
+
+
+def require_offsets(values: FloatArray, name: str) -> FloatArray:
+    """The offset column's parsed values; a missing one fails, as PredictCsv does."""
+    # PredictCsv reads the offset with Double.parseDouble, which throws on a blank or absent cell.
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size:
+        raise MojoInputError(f"offset column '{name}' has no value in row {int(missing[0])}")
+    return values
 
 
 def look_up_levels(values: Sequence[Any], lookup: dict[str, float]) -> FloatArray:

@@ -43,6 +43,9 @@ class EnsembleScorer:
                 continue
             nested = archive.nested(directories[key])
             base_info = nested.model_info()
+            if base_info.offset_column is not None:
+                # Base models are handed the ensemble's feature columns only.
+                raise UnsupportedMojoError(f"base model {key} with an offset column")
             _check_same_levels(info, base_info, key)
             columns = [names.index(name) for name in base_info.feature_names]
             self._bases.append(_BaseModel(make_scorer(nested, base_info), columns))

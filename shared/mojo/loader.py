@@ -55,9 +55,10 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
             raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
         info = archive.model_info()
         scorer = make_scorer(archive, info)
-    # Score one all-missing row now: it loads the compiled kernel (so the first request does not
-    # pay for it) and proves the model scores at all before anyone relies on it.
-    scorer.score(np.full((1, info.n_features), np.nan))
+    # Score one row of zeros (level 0, offset 0) now: it loads the compiled kernel (so the first
+    # request does not pay for it) and proves the model scores at all before anyone relies on it.
+    # Not all-missing: a GLM trained with missing_values_handling=Skip cannot score that.
+    scorer.score(np.zeros((1, info.n_features + (info.offset_column is not None))))
     return MojoModel.from_info(info, scorer)
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.mojo import labels
 from shared.mojo.archive import MojoArchive, MojoInfo
 from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.forest import Forest
 from shared.mojo.kernel import score_forest
-from shared.mojo.scorer import FloatArray, check_common, n_classes, prior_distribution
+from shared.mojo.scorer import (
+    FloatArray,
+    check_common,
+    n_classes,
+    offset_values,
+    prior_distribution,
+)
 from shared.mojo.xgboost_booster import read_booster
 
 XGBOOST_MOJO_VERSIONS = ("1.10",)
@@ -23,7 +30,10 @@ class XGBoostScorer:
     """hex.genmodel.algos.xgboost.XGBoostJavaMojoModel (gbtree booster)."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, XGBOOST_MOJO_VERSIONS)
+        check_common(info, XGBOOST_MOJO_VERSIONS, offsets=True)
+        if info.flag("has_offset") != (info.offset_column is not None):
+            raise UnsupportedMojoError("XGBoost has_offset disagrees with offset_column")
+        self._info = info
         if info.info.get("booster", "gbtree") != "gbtree":
             raise UnsupportedMojoError(f"XGBoost booster '{info.info['booster']}'")
         self._cats = info.integer("cats")
@@ -89,11 +99,17 @@ class XGBoostScorer:
     def score(self, rows: FloatArray) -> FloatArray:
         """XGBoostJavaMojoModel.score0 for every row."""
         groups = self._booster.n_groups
-        margins = np.full((len(rows), groups), self._base if self._base_first else 0.0)
+        # With an offset the predictor starts from (float) offset instead of the base score.
+        base: np.float32 | npt.NDArray[np.float32] = self._base
+        if self._info.offset_column is not None:
+            base = np.asarray(offset_values(rows, self._info), dtype=F32)[:, None]
+        margins = np.zeros((len(rows), groups))
+        if self._base_first:
+            margins += base
         score_forest(self._booster.forest, self.one_hot(rows), margins, float32_sum=True)
         out = margins.astype(F32)
         if not self._base_first:
-            out = out + self._base
+            out = out + base
         objective = self._booster.objective
         if objective == "binary:logistic":
             with np.errstate(over="ignore"):  # exp(large) = inf gives p1 = 0, as in Java
