@@ -122,7 +122,8 @@ class GlmScorer:
             return _multinomial(eta)
         if self._family == "ordinal":
             return _ordinal(eta[:, :-1])
-        mu = self._link(eta[:, 0] + offset_values(rows, self._info))
+        with np.errstate(over="ignore"):  # exp overflows to inf, as Java's Math.exp does
+            mu = self._link(eta[:, 0] + offset_values(rows, self._info))
         if self._family in _BINOMIAL_FAMILIES:
             probabilities = np.column_stack([1.0 - mu, mu])
             return labels.classification_preds(
