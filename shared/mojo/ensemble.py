@@ -53,6 +53,8 @@ class EnsembleScorer:
         meta_info = meta.model_info()
         if meta_info.algo != "glm":
             raise UnsupportedMojoError(f"a '{meta_info.algo}' metalearner (supported: glm)")
+        if meta_info.offset_column is not None:
+            raise UnsupportedMojoError("a metalearner with an offset column")
         self._metalearner = make_scorer(meta, meta_info)
 
     def score(self, rows: FloatArray) -> FloatArray:

@@ -117,3 +117,25 @@ def test_unreadable_offset_fails_like_predict_csv(
         numeric = scoring.assign(off=np.where(np.arange(len(scoring)) == 2, np.nan, 0.5))
         with pytest.raises(MojoInputError, match=r"column 'off'.* row 2"):
             model.predict(numeric)
+
+
+@pytest.mark.h2o
+def test_cli_reads_the_offset_column_and_names_it(
+    offset_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from converge.cli import cli
+
+    case = offset_cases["gbm-poisson"]
+    info = CliRunner().invoke(cli, ["mojo", "info", str(case.mojo)])
+    assert info.exit_code == 0, info.output
+    assert "offset_column: off" in info.output
+    output = tmp_path / "ours.csv"
+    arguments = ["mojo", "predict", str(case.mojo), "--input", str(case.scoring_csv)]
+    scored = CliRunner().invoke(cli, [*arguments, "--output", str(output)])
+    assert scored.exit_code == 0, scored.output
+    assert "ignoring" not in scored.output
+    expected = load_mojo(case.mojo).predict(pd.read_csv(case.scoring_csv, dtype=str))
+    ours = pd.read_csv(output)["predict"].to_numpy(float)
+    np.testing.assert_allclose(ours, expected["predict"].to_numpy(float), rtol=1e-15)

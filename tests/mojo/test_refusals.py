@@ -67,6 +67,13 @@ def test_refuses_an_ensemble_whose_base_model_has_an_offset(
     )
     with pytest.raises(UnsupportedMojoError, match="with an offset column"):
         load_mojo(edited)
+    metalearner = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "metalearner.zip",
+        lambda name, text: set_info(text, "offset_column", "PSA") if "/GLM/" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match="metalearner with an offset column"):
+        load_mojo(metalearner)
 
 
 @pytest.mark.h2o
