@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +32,7 @@ FAMILY_LINKS = {
     "multinomial": ("multinomial",),
     "ordinal": ("ologit",),
 }
+_DETAILS = "experimental/modelDetails.json"
 # GlmMojoModel labels these with the threshold and writes P(class 0), P(class 1).
 _BINOMIAL_FAMILIES = ("binomial", "quasibinomial", "fractionalbinomial")
 
@@ -51,11 +53,9 @@ class GlmScorer:
             raise UnsupportedMojoError("an offset column on an ordinal GLM (H2O cannot train one)")
         self._cats = info.integer("cats")
         self._nums = info.integer("nums")
-        if any("interaction" in key for key in info.info) or (
-            self._cats + self._nums != info.n_features
-        ):
-            # H2O 3.46 exports no GLM with interactions; its coefficients would not map onto the
-            # input columns one to one.
+        if _has_interactions(archive, info) or self._cats + self._nums != info.n_features:
+            # H2O 3.46 exports no GLM with interactions. One would list the interaction columns
+            # (e.g. "AGE_PSA") among its inputs, which no input row holds: never score it.
             raise UnsupportedMojoError("GLM with interaction columns")
         self._cat_offsets = np.asarray(info.numbers("cat_offsets"), dtype=np.int64)
         self._all_levels = info.flag("use_all_factor_levels")
@@ -131,6 +131,19 @@ class GlmScorer:
             )
         result: FloatArray = mu[:, None]
         return result
+
+
+def _has_interactions(archive: MojoArchive, info: MojoInfo) -> bool:
+    if any("interaction" in key for key in info.info):
+        return True
+    if not archive.exists(_DETAILS):
+        return False
+    parameters = json.loads(archive.read(_DETAILS)).get("parameters", [])
+    return any(
+        parameter.get("name") in ("interactions", "interaction_pairs")
+        and parameter.get("actual_value")
+        for parameter in parameters
+    )
 
 
 def _link_inverse(link: str, info: MojoInfo) -> Callable[[FloatArray], FloatArray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +271,26 @@ def test_refuses_an_ordinal_glm_with_an_offset(
     )
     with pytest.raises(UnsupportedMojoError, match="offset column on an ordinal GLM"):
         load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_a_glm_with_interactions(
+    glm_cases: dict[str, tuple[ParityCase, Any]], tmp_path: Path
+) -> None:
+    """3.46 exports none (haveMojo is false); one would read interaction columns no row holds."""
+    source = glm_cases["binomial-MeanImputation"][0].mojo
+    target = tmp_path / "interactions.zip"
+    member = "experimental/modelDetails.json"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == member:
+                details = json.loads(data)
+                for parameter in details["parameters"]:
+                    if parameter["name"] == "interactions":
+                        parameter["actual_value"] = ["AGE", "PSA"]
+                data = json.dumps(details).encode()
+            copy.writestr(item, data)
+    load_mojo(source)
+    with pytest.raises(UnsupportedMojoError, match="interaction columns"):
+        load_mojo(target)
