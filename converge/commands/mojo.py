@@ -76,7 +76,8 @@ def predict(model_path: Path, input_path: Path, output_path: Path) -> None:
     """Score INPUT with MODEL_PATH and write PredictCsv's columns to OUTPUT."""
     model = _load(model_path)
     frame = read_predict_csv(input_path)
-    unused = [name for name in frame.columns if name not in model.columns]
+    read = {*model.columns, model.offset_column}
+    unused = [name for name in frame.columns if name not in read]
     if unused:
         click.echo(
             f"ignoring {len(unused)} column(s) the model does not read: {', '.join(unused)}",
@@ -106,6 +107,8 @@ def info(model_path: Path) -> None:
     click.echo(f"h2o_version: {model.h2o_version}")
     click.echo(f"mojo_version: {model.mojo_version}")
     click.echo(f"response_column: {model.response_column}")
+    if model.offset_column is not None:
+        click.echo(f"offset_column: {model.offset_column} (every row needs a number)")
     click.echo(f"output columns: {', '.join(model.output_columns)}")
     click.echo(f"input columns ({len(model.columns)}):")
     for name in model.columns:

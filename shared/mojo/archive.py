@@ -75,7 +75,14 @@ class MojoInfo:
     @property
     def response_domain(self) -> list[str] | None:
         """The class labels of a classifier (None for regression)."""
-        return self.domains[self.n_features] if len(self.domains) > self.n_features else None
+        # The response is the last column: an offset (or weights) column may sit between.
+        return self.domains[-1] if len(self.domains) > self.n_features else None
+
+    @property
+    def offset_column(self) -> str | None:
+        """The offset column's name, when the model was trained with one."""
+        name = self.info.get("offset_column", "null")
+        return None if name == "null" else name
 
 
 @dataclass

@@ -37,15 +37,21 @@ class RowEncoder:
     domains: tuple[tuple[str, ...] | None, ...]
     levels: tuple[dict[str, float] | None, ...]
     unseen: float = _NAN  # what a level outside the domain reads as (missing unless told)
+    # When set, every encoded row gets this column's value appended (the scorer's offset).
+    offset: str | None = None
 
     @classmethod
     def for_columns(
-        cls, names: list[str], domains: list[list[str] | None], unseen: float = _NAN
+        cls,
+        names: list[str],
+        domains: list[list[str] | None],
+        unseen: float = _NAN,
+        offset: str | None = None,
     ) -> RowEncoder:
         """An encoder for columns `names` whose categorical levels are `domains` (None: numeric)."""
         lookups = tuple(None if domain is None else _lookup(domain) for domain in domains)
         frozen = tuple(None if domain is None else tuple(domain) for domain in domains)
-        return cls(tuple(names), frozen, lookups, unseen)
+        return cls(tuple(names), frozen, lookups, unseen, offset)
 
     def encode(self, frame: pd.DataFrame) -> FloatArray:
         """One float64 row per frame row, one column per model feature (NaN = missing)."""
@@ -56,13 +62,17 @@ class RowEncoder:
 
     def encode_rows(self, rows: Sequence[Mapping[str, object]]) -> FloatArray:
         """Like `encode`, for rows given as mappings (keys by column name, extra keys ignored)."""
-        encoded = np.empty((len(rows), len(self.names)))
+        encoded = np.empty((len(rows), len(self.names) + (self.offset is not None)))
         for index, (name, lookup) in enumerate(zip(self.names, self.levels, strict=True)):
             values = [row.get(name) for row in rows]
             encoded[:, index] = (
                 parse_numbers(values, name)
                 if lookup is None
                 else look_up_levels(values, lookup, self.unseen)
+            )
+        if self.offset is not None:
+            encoded[:, -1] = require_offsets(
+                parse_numbers([row.get(self.offset) for row in rows], self.offset), self.offset
             )
         return encoded
 
@@ -96,6 +106,15 @@ def _number(value: object) -> float | None:
     if isinstance(value, int | float | np.integer | np.floating):
         return float(value)
     return None
+
+
+def require_offsets(values: FloatArray, name: str) -> FloatArray:
+    """The offset column's parsed values; a missing one fails, as PredictCsv does."""
+    # PredictCsv reads the offset with Double.parseDouble, which throws on a blank or absent cell.
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size:
+        raise MojoInputError(f"offset column '{name}' has no value in row {int(missing[0])}")
+    return values
 
 
 def look_up_levels(

@@ -44,6 +44,9 @@ class EnsembleScorer:
             nested = archive.nested(directories[key])
             base_info = nested.model_info()
             _check_unencoded(base_info, key)
+            if base_info.offset_column is not None:
+                # Base models are handed the ensemble's feature columns only.
+                raise UnsupportedMojoError(f"base model {key} with an offset column")
             _check_same_levels(info, base_info, key)
             columns = [names.index(name) for name in base_info.feature_names]
             self._bases.append(_BaseModel(make_scorer(nested, base_info), columns))
@@ -51,6 +54,8 @@ class EnsembleScorer:
         meta_info = meta.model_info()
         if meta_info.algo != "glm":
             raise UnsupportedMojoError(f"a '{meta_info.algo}' metalearner (supported: glm)")
+        if meta_info.offset_column is not None:
+            raise UnsupportedMojoError("a metalearner with an offset column")
         self._metalearner = make_scorer(meta, meta_info)
 
     def score(self, rows: FloatArray) -> FloatArray:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shared.input_values import MISSING_TOKENS, PLAIN_DECIMAL_PATTERN
-from shared.mojo.encoding import RowEncoder, look_up_levels, parse_numbers
+from shared.mojo.encoding import RowEncoder, look_up_levels, parse_numbers, require_offsets
 from shared.mojo.errors import MojoInputError
 from shared.mojo.scorer import FloatArray
 
@@ -25,16 +25,13 @@ ARROW_MIN_ROWS = 512
 
 def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
     """One float64 row per frame row, one column per model feature (NaN = missing)."""
-    rows = np.full((len(frame), len(encoder.names)), np.nan)
+    rows = np.full((len(frame), len(encoder.names) + (encoder.offset is not None)), np.nan)
     present = set(frame.columns)
     columns = zip(encoder.names, encoder.levels, encoder.domains, strict=True)
     for index, (name, lookup, domain) in enumerate(columns):
         if name not in present:
             continue
-        position = frame.columns.get_loc(name)
-        if not isinstance(position, int):
-            raise MojoInputError(f"column '{name}' appears more than once in the input")
-        values = frame.iloc[:, position].array
+        values = _column(frame, name)
         text = _arrow_text(values)
         if lookup is None:
             parsed = None if text is None else _arrow_numeric(text)
@@ -43,7 +40,25 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
             rows[:, index] = _arrow_levels(text, pa.array(domain), encoder.unseen)
         else:
             rows[:, index] = look_up_levels(values.tolist(), lookup, encoder.unseen)
+    if encoder.offset is not None:
+        rows[:, -1] = require_offsets(_offsets(frame, encoder.offset, present), encoder.offset)
     return rows
+
+
+def _column(frame: pd.DataFrame, name: str) -> Any:
+    position = frame.columns.get_loc(name)
+    if not isinstance(position, int):
+        raise MojoInputError(f"column '{name}' appears more than once in the input")
+    return frame.iloc[:, position].array
+
+
+def _offsets(frame: pd.DataFrame, name: str, present: set[Any]) -> FloatArray:
+    if name not in present:
+        return np.full(len(frame), np.nan)
+    values = _column(frame, name)
+    text = _arrow_text(values)
+    parsed = None if text is None else _arrow_numeric(text)
+    return _numeric(values, name) if parsed is None else parsed
 
 
 def _numeric(values: Any, name: str) -> FloatArray:

@@ -68,11 +68,16 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
         encoding = read_input_encoding(archive, info)
     encoder = None
     if encoding is not None:  # users send the original columns; genmodel encodes them
+        if info.offset_column is not None:
+            raise UnsupportedMojoError(
+                f"an offset column with categorical_encoding {info.info['_genmodel_encoding']}"
+            )
         scorer = EncodedScorer(encoding, scorer)
         info, encoder = encoding.input_info(info), encoding.row_encoder()
-    # Score one all-missing row now: it loads the compiled kernel (so the first request does not
-    # pay for it) and proves the model scores at all before anyone relies on it.
-    scorer.score(np.full((1, info.n_features), np.nan))
+    # Score one row of zeros (level 0, offset 0) now: it loads the compiled kernel (so the first
+    # request does not pay for it) and proves the model scores at all before anyone relies on it.
+    # Not all-missing: a GLM trained with missing_values_handling=Skip cannot score that.
+    scorer.score(np.zeros((1, info.n_features + (info.offset_column is not None))))
     return MojoModel.from_info(info, scorer, encoder)
 
 

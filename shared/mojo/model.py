@@ -32,6 +32,8 @@ class MojoModel(ModelMetadata):
     classes: list[str] | None
     scorer: Scorer
     encoder: RowEncoder
+    # Read from every input row like a feature, but added to the linear predictor / margin.
+    offset_column: str | None = None
 
     @classmethod
     def from_info(
@@ -51,9 +53,7 @@ class MojoModel(ModelMetadata):
                 for name, domain in zip(info.feature_names, info.feature_domains, strict=True)
                 if domain is not None
             },
-            response_column=info.columns[info.n_features]
-            if len(info.columns) > info.n_features
-            else None,
+            response_column=info.columns[-1] if len(info.columns) > info.n_features else None,
             h2o_version=info.text("h2o_version"),
             mojo_version=info.text("mojo_version"),
             output_columns=list(scorer.output_names)
@@ -61,7 +61,11 @@ class MojoModel(ModelMetadata):
             else output_columns(classes),
             classes=classes,
             scorer=scorer,
-            encoder=encoder or RowEncoder.for_columns(info.feature_names, info.feature_domains),
+            encoder=encoder
+            or RowEncoder.for_columns(
+                info.feature_names, info.feature_domains, offset=info.offset_column
+            ),
+            offset_column=info.offset_column,
         )
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

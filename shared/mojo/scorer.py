@@ -39,10 +39,12 @@ def check_common(
     mojo_versions: tuple[str, ...],
     categories: tuple[str, ...] = SUPPORTED_CATEGORIES,
     encodings: tuple[str, ...] = ("AUTO", "Enum"),
+    offsets: bool = False,
 ) -> None:
-    """Refuse what no algorithm here honours: unknown versions, categories, offsets, weights.
+    """Refuse what the algorithm does not honour: unknown versions, categories, offsets, weights.
 
-    `encodings`: the `_genmodel_encoding` values the algorithm's inputs are read with.
+    `encodings`: the `_genmodel_encoding` values the algorithm's inputs are read with; `offsets`:
+    whether it adds an offset column as genmodel does.
     """
     version = info.text("mojo_version")
     if version not in mojo_versions:
@@ -53,13 +55,25 @@ def check_common(
         raise UnsupportedMojoError(f"model category '{info.category}'")
     if info.flag("balance_classes"):
         raise UnsupportedMojoError("balance_classes=true (probability re-weighting)")
-    if info.info.get("offset_column", "null") != "null" or info.flag("has_offset"):
-        raise UnsupportedMojoError("an offset column")
+    if info.offset_column is not None or info.flag("has_offset"):
+        if not offsets:
+            raise UnsupportedMojoError(f"an offset column on a {info.algo} model")
+        if info.category == "Multinomial":
+            # PredictCsv's predictMultinomial passes no offset: it would score as if it were 0.
+            raise UnsupportedMojoError("an offset column on a multinomial model")
     if any(key.startswith("calib") for key in info.info):
         raise UnsupportedMojoError("probability calibration (calibrate_model=true)")
     encoding = info.info.get("_genmodel_encoding", "AUTO")
     if encoding not in encodings:
         raise UnsupportedMojoError(f"categorical_encoding '{encoding}'")
+
+
+def offset_values(rows: FloatArray, info: MojoInfo) -> FloatArray | float:
+    """Each row's offset (the encoder's extra last column), or 0.0 for a model without one."""
+    if info.offset_column is None:
+        return 0.0
+    values: FloatArray = rows[:, info.n_features]
+    return values
 
 
 def n_classes(info: MojoInfo) -> int:

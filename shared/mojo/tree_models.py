@@ -11,7 +11,13 @@ from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.forest import Forest, ForestBuilder
 from shared.mojo.h2o_trees import decode_tree
 from shared.mojo.kernel import score_forest
-from shared.mojo.scorer import FloatArray, check_common, n_classes, prior_distribution
+from shared.mojo.scorer import (
+    FloatArray,
+    check_common,
+    n_classes,
+    offset_values,
+    prior_distribution,
+)
 
 TREE_MOJO_VERSIONS = ("1.40",)
 GBM_DISTRIBUTIONS = (
@@ -48,13 +54,15 @@ class GbmScorer:
     """hex.genmodel.algos.gbm.GbmMojoModel."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, TREE_MOJO_VERSIONS, tuple(TREE_ENCODINGS))
+        check_common(info, TREE_MOJO_VERSIONS, encodings=tuple(TREE_ENCODINGS), offsets=True)
+        self._info = info
         self._distribution = info.text("distribution")
         if self._distribution not in GBM_DISTRIBUTIONS:
             raise UnsupportedMojoError(f"GBM distribution '{self._distribution}'")
-        self._link = labels.link_inverse(
-            info.info.get("link_function", "identity"), ("identity", "logit", "log")
-        )
+        link = info.info.get("link_function", "identity")
+        labels.link_inverse(link, ("identity", "logit", "log"))
+        # GbmMojoModel's own exp caps at 1e19 (LogExpUtils); GLM's does not.
+        self._link = _capped_exp if link == "log" else labels.LINK_INVERSES[link]
         self._init_f = info.number("init_f")
         self._threshold = info.number("default_threshold")
         self._prior = prior_distribution(info)
@@ -66,18 +74,20 @@ class GbmScorer:
         width = 1 if self._n_classes == 1 else self._n_classes + 1
         preds = np.zeros((len(rows), width))
         score_forest(self._forest, rows, preds, float32_sum=False)
+        # genmodel adds the offset after init_f, right before the inverse link.
+        offset = offset_values(rows, self._info)
         if self._distribution in ("bernoulli", "quasibinomial"):
-            p1 = self._link(preds[:, 1] + self._init_f)
+            p1 = self._link(preds[:, 1] + self._init_f + offset)
             probabilities = np.column_stack([1.0 - p1, p1])
         elif self._distribution == "multinomial":
             margins = preds[:, 1:]
             if self._n_classes == 2:  # one tree per iteration; class 1 mirrors class 0
-                first = margins[:, 0] + self._init_f
+                first = margins[:, 0] + self._init_f + offset
                 margins = np.column_stack([first, -first])
             exp = np.exp(margins - margins.max(axis=1, keepdims=True))
             probabilities = exp / exp.sum(axis=1, keepdims=True)
         else:
-            result: FloatArray = self._link(preds[:, :1] + self._init_f)
+            result: FloatArray = self._link(preds[:, 0] + self._init_f + offset)[:, None]
             return result
         return _classify(probabilities, rows, self._threshold, self._prior)
 
@@ -86,7 +96,7 @@ class DrfScorer:
     """hex.genmodel.algos.drf.DrfMojoModel."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, TREE_MOJO_VERSIONS, tuple(TREE_ENCODINGS))
+        check_common(info, TREE_MOJO_VERSIONS, encodings=tuple(TREE_ENCODINGS))
         self._n_classes = n_classes(info)
         self._groups = info.integer("n_trees")
         self._double_trees = info.flag("binomial_double_trees")
@@ -111,6 +121,12 @@ class DrfScorer:
             sums = votes.sum(axis=1, keepdims=True)
             probabilities = np.divide(votes, sums, out=votes.copy(), where=sums > 0)
         return _classify(probabilities, rows, self._threshold, self._prior)
+
+
+def _capped_exp(f: FloatArray) -> FloatArray:
+    with np.errstate(over="ignore"):
+        result: FloatArray = np.minimum(1e19, np.exp(f))
+    return result
 
 
 def _classify(

@@ -10,7 +10,13 @@ from shared.mojo.archive import MojoArchive, MojoInfo
 from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.forest import Forest
 from shared.mojo.kernel import score_forest
-from shared.mojo.scorer import FloatArray, check_common, n_classes, prior_distribution
+from shared.mojo.scorer import (
+    FloatArray,
+    check_common,
+    n_classes,
+    offset_values,
+    prior_distribution,
+)
 from shared.mojo.xgboost_booster import read_booster
 from shared.mojo.xgboost_linear import linear_margins
 
@@ -25,7 +31,10 @@ class XGBoostScorer:
     """hex.genmodel.algos.xgboost.XGBoostJavaMojoModel (gbtree, dart and gblinear boosters)."""
 
     def __init__(self, archive: MojoArchive, info: MojoInfo) -> None:
-        check_common(info, XGBOOST_MOJO_VERSIONS)
+        check_common(info, XGBOOST_MOJO_VERSIONS, offsets=True)
+        if info.flag("has_offset") != (info.offset_column is not None):
+            raise UnsupportedMojoError("XGBoost has_offset disagrees with offset_column")
+        self._info = info
         self._cats = info.integer("cats")
         self._nums = info.integer("nums")
         self._offsets = [int(value) for value in info.numbers("cat_offsets")]
@@ -35,6 +44,11 @@ class XGBoostScorer:
         self._prior = prior_distribution(info)
         self._n_classes = n_classes(info)
         self._booster = read_booster(archive.read("boosterBytes"), self._offsets[-1] + self._nums)
+        if info.offset_column is not None and self._booster.name != "gbtree":
+            # Parity with an offset is proven for gbtree only.
+            raise UnsupportedMojoError(
+                f"an offset column with the XGBoost {self._booster.name} booster"
+            )
         if self._booster.objective not in _OBJECTIVES:
             raise UnsupportedMojoError(f"XGBoost objective '{self._booster.objective}'")
         self._base = F32(self._margin_of_base_score())
@@ -88,20 +102,27 @@ class XGBoostScorer:
         matrix[:, self._offsets[-1] :] = numeric
         return matrix
 
-    def _margins(self, x: FloatArray) -> npt.NDArray[np.float32]:
-        """The booster's float32 sums, started from the base margin when it comes first."""
-        start = self._base if self._base_first else F32(0)
+    def _margins(
+        self, x: FloatArray, start: np.float32 | npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """The booster's float32 sums, started from `start` when the base comes first."""
+        first = start if self._base_first else F32(0)
         if self._booster.linear is not None:
-            return linear_margins(self._booster.linear, x, start)
-        margins = np.full((len(x), self._booster.n_groups), float(start))
+            return linear_margins(self._booster.linear, x, F32(first))  # no offset: a scalar
+        shape = (len(x), self._booster.n_groups)
+        margins = np.broadcast_to(np.asarray(first, dtype=np.float64), shape).copy()
         score_forest(self.forest, x, margins, float32_sum=True)
         return margins.astype(F32)
 
     def score(self, rows: FloatArray) -> FloatArray:
         """XGBoostJavaMojoModel.score0 for every row."""
-        out = self._margins(self.one_hot(rows))
+        # With an offset the predictor starts from (float) offset instead of the base score.
+        start: np.float32 | npt.NDArray[np.float32] = self._base
+        if self._info.offset_column is not None:
+            start = np.asarray(offset_values(rows, self._info), dtype=F32)[:, None]
+        out = self._margins(self.one_hot(rows), start)
         if not self._base_first:
-            out = out + self._base
+            out = out + start
         objective = self._booster.objective
         if objective == "binary:logistic":
             with np.errstate(over="ignore"):  # exp(large) = inf gives p1 = 0, as in Java

@@ -23,13 +23,19 @@ TOP_LEVEL_EDITS = [
     ("gbm-prostate_binomial", "balance_classes", "true", "balance_classes"),
     ("gbm-prostate_binomial", "calib_method", "platt", "calibration"),
     ("gbm-prostate_binomial", "_genmodel_encoding", "OneHotInternal", "OneHotInternal"),
-    ("gbm-prostate_binomial", "offset_column", "PSA", "offset"),
     ("gbm-prostate_regression", "distribution", "custom", "distribution 'custom'"),
     ("gbm-prostate_regression", "link_function", "ologit", "link function 'ologit'"),
-    ("glm-prostate_regression", "family", "tweedie", "family 'tweedie'"),
-    ("glm-prostate_regression", "mean_imputation", "false", "MeanImputation"),
     ("xgboost-prostate_binomial", "calib_method", "isotonic", "calibration"),
-    ("xgboost-prostate_binomial", "has_offset", "true", "offset"),
+    ("drf-prostate_binomial", "offset_column", "PSA", "offset column on a drf model"),
+    ("gbm-iris_multinomial", "offset_column", "Sepal.Length", "offset column on a multinomial"),
+    ("glm-iris_multinomial", "offset_column", "Sepal.Length", "offset column on a multinomial"),
+    ("gbm-iris_multinomial", "category", "Ordinal", "category 'Ordinal'"),
+    ("glm-prostate_regression", "family", "AUTO", "family 'AUTO'"),
+    ("glm-prostate_regression", "link", "logit", "family 'gaussian' with link 'logit'"),
+    ("glm-prostate_binomial", "link", "log", "family 'binomial' with link 'log'"),
+    ("glm-prostate_regression", "nums", "4", "interaction columns"),
+    ("xgboost-prostate_binomial", "has_offset", "true", "has_offset disagrees"),
+    ("xgboost-prostate_binomial", "offset_column", "PSA", "has_offset disagrees"),
     ("stackedensemble-prostate_binomial", "metalearner_transform", "Logit", "Logit"),
 ]
 
@@ -48,6 +54,26 @@ def test_refuses_what_it_cannot_honour(
     load_mojo(source)  # the unedited model loads, so the edit is what is refused
     with pytest.raises(UnsupportedMojoError, match=named):
         load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_an_ensemble_whose_base_model_has_an_offset(
+    parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    edited = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "edited.zip",
+        lambda name, text: set_info(text, "offset_column", "PSA") if "/GBM/" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match="with an offset column"):
+        load_mojo(edited)
+    metalearner = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "metalearner.zip",
+        lambda name, text: set_info(text, "offset_column", "PSA") if "/GLM/" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match="metalearner with an offset column"):
+        load_mojo(metalearner)
 
 
 @pytest.mark.h2o
