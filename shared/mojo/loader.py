@@ -14,7 +14,7 @@ from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.model import MojoModel
 from shared.mojo.scorer import Scorer
 
-SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "stackedensemble")
+SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "stackedensemble", "gam", "rulefit")
 
 
 def load_mojo(path: str | Path) -> MojoModel | DaimojoModel:
@@ -55,16 +55,20 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
             raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
         info = archive.model_info()
         scorer = make_scorer(archive, info)
+    # A GAM reads its gam columns raw: what a user sends is not model.ini's feature list.
+    inputs: MojoInfo = getattr(scorer, "input_info", info)
     # Score one all-missing row now: it loads the compiled kernel (so the first request does not
     # pay for it) and proves the model scores at all before anyone relies on it.
-    scorer.score(np.full((1, info.n_features), np.nan))
-    return MojoModel.from_info(info, scorer)
+    scorer.score(np.full((1, inputs.n_features), np.nan))
+    return MojoModel.from_info(inputs, scorer)
 
 
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
     """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
     from shared.mojo.ensemble import EnsembleScorer
+    from shared.mojo.gam import GamScorer
     from shared.mojo.glm import GlmScorer
+    from shared.mojo.rulefit import RuleFitScorer
     from shared.mojo.tree_models import DrfScorer, GbmScorer
     from shared.mojo.xgboost_model import XGBoostScorer
 
@@ -79,6 +83,10 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
         return GlmScorer(archive, info)
     if algo == "stackedensemble":
         return EnsembleScorer(archive, info, make_scorer)
+    if algo == "gam":
+        return GamScorer(archive, info)
+    if algo == "rulefit":
+        return RuleFitScorer(archive, info, make_scorer)
     raise UnsupportedMojoError(f"algorithm '{algo}' (supported: {', '.join(SUPPORTED_ALGOS)})")
 
 
