@@ -88,7 +88,7 @@ class GamScorer:
                 if present.any():
                     expanded = term.expand(values[present])
                     data[present, term.start : term.start + expanded.shape[1]] = expanded
-        return self._glm.score(data)
+            return self._glm.score(data)
 
 
 class _Blobs:
@@ -213,8 +213,12 @@ class _Layout:
                 lambda x: gam_splines.times_transpose(m_splines.basis(x[:, 0]), centering)
             ), width
         plate = self.thin_plate[counter]
-        if len(self.columns[index]) != knots.shape[0]:
-            raise UnsupportedMojoError(f"GAM thin plate column {self.columns[index]} is malformed")
+        if len(self.columns[index]) != knots.shape[0] or (
+            plate.z_transposed_cs.shape[1] != knots.shape[1]
+        ):
+            raise UnsupportedMojoError(
+                f"GAM thin plate column {self.columns[index]} whose sizes disagree"
+            )
         return plate.expansion(knots, z_transposed), z_transposed.shape[0]
 
 
@@ -259,8 +263,6 @@ class _ThinPlate:
 
     def expansion(self, knots: FloatArray, z_transposed: FloatArray) -> Expansion:
         """addTPGamification: distances centered by zTransposeCS, polynomials, then zTranspose."""
-        if self.z_transposed_cs.shape[1] != knots.shape[1]:
-            raise UnsupportedMojoError("GAM thin plate spline with inconsistent knot counts")
 
         def thin_plate(x: FloatArray) -> FloatArray:
             distances = gam_splines.thin_plate_distances(x, knots, self.m)
