@@ -199,7 +199,7 @@ class _Layout:
             return (lambda x: i_splines.basis(x[:, 0])), len(i_splines.spans)
         if kind == M_SPLINE:
             m_splines = gam_splines.MSplines.build(self.orders[index], knots[0])
-            width = len(m_splines.trees) - 1
+            width = m_splines.count - 1
             # addMSGamification centers with zTranspose[<M-spline counter>]: the matrix of the
             # M-spline only when no other spline type comes before it.
             centering = self.z_transposed[counter]

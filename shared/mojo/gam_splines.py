@@ -127,52 +127,74 @@ def extract_knots(index: int, order: int, knots: FloatArray) -> FloatArray:
     return span
 
 
-def _reciprocal(value: float) -> float:
-    return 0.0 if value == 0 else 1.0 / value
+def _reciprocals(values: FloatArray) -> FloatArray:
+    """1/x, and 0 where x == 0 (genmodel's guarded denominators)."""
+    safe = np.where(values == 0, 1.0, values)
+    result: FloatArray = np.where(values == 0, 0.0, 1.0 / safe)
+    return result
 
 
 @dataclass(frozen=True)
-class _Basis:
-    """One node of genmodel's recursive B-spline (N) or M-spline tree."""
+class _Level:
+    """Every node of one order in genmodel's recursive spline trees, indexed by basis index."""
 
-    knots: FloatArray
-    numerator: tuple[float, float]
-    reciprocal: tuple[float, float]
-    constant: float
-    children: tuple[_Basis, _Basis] | None
-
-    def evaluate(self, value: FloatArray, m_spline: bool) -> FloatArray:
-        """BSplineBasis.evaluate / MSplineBasis.evaluate."""
-        outside = (value < self.knots[0]) | (value >= self.knots[-1])
-        if self.children is None:
-            inner = _reciprocal(self.knots[1] - self.knots[0]) if m_spline else 1.0
-            return np.where(outside, 0.0, inner)
-        first, second = (child.evaluate(value, m_spline) for child in self.children)
-        combined = (value - self.numerator[0]) * self.reciprocal[0] * first + (
-            self.numerator[1] - value
-        ) * self.reciprocal[1] * second
-        if m_spline:
-            combined = self.constant * combined
-        return np.where(outside, 0.0, combined)
+    low: FloatArray
+    high: FloatArray
+    numerators: tuple[FloatArray, FloatArray]
+    reciprocals: tuple[FloatArray, FloatArray]
+    leaf: FloatArray
 
 
-def _tree(index: int, order: int, knots: FloatArray, m_spline: bool) -> _Basis:
-    span = extract_knots(index, order, knots)
-    if order == 1:
-        numerator, reciprocal = (1.0, 0.0), (1.0, 0.0)
-    else:
-        numerator = (float(span[0]), float(span[order]))
-        low = span[order] if m_spline else span[order - 1]
-        high_start = span[0] if m_spline else span[1]
-        reciprocal = (_reciprocal(low - span[0]), _reciprocal(span[order] - high_start))
-    children = None
-    if order > 1:
-        children = (
-            _tree(index, order - 1, knots, m_spline),
-            _tree(index + 1, order - 1, knots, m_spline),
-        )
-    constant = order / (order - 1.0) if order > 1 else 1.0
-    return _Basis(span, numerator, reciprocal, constant, children)
+@dataclass(frozen=True)
+class _Recursion:
+    """BSplineBasis / MSplineBasis trees evaluated one order at a time for all bases at once.
+
+    Node (i, k) of genmodel's trees has children (i, k-1) and (i+1, k-1) over the same knots, so
+    each order's nodes are a vector; every element sees the same operations as in genmodel.
+    """
+
+    levels: tuple[_Level, ...]
+    m_spline: bool
+
+    @classmethod
+    def build(cls, count: int, order: int, knots: FloatArray, m_spline: bool) -> _Recursion:
+        """The trees of bases 0..count-1 of `order` over `knots` (already filled)."""
+        levels = []
+        for k in range(1, order + 1):
+            spans = np.array([extract_knots(i, k, knots) for i in range(count + order - k)])
+            low, high = spans[:, 0], spans[:, k]
+            if k == 1:
+                ones = np.ones(len(spans))
+                numerators = reciprocals = (ones, np.zeros(len(spans)))
+            else:
+                numerators = (low, high)
+                if m_spline:  # formDenominatorMSpline: both over the whole span
+                    reciprocals = (_reciprocals(high - low), _reciprocals(high - low))
+                else:  # formDenominatorNSpline
+                    reciprocals = (
+                        _reciprocals(spans[:, k - 1] - low),
+                        _reciprocals(high - spans[:, 1]),
+                    )
+            leaf = _reciprocals(spans[:, 1] - low) if m_spline else np.ones(len(spans))
+            levels.append(_Level(low, high, numerators, reciprocals, leaf))
+        return cls(tuple(levels), m_spline)
+
+    def evaluate(self, value: FloatArray) -> FloatArray:
+        """evaluate(value, root) for every row (rows x bases)."""
+        v = value[:, None]
+        values = np.zeros(0)
+        for k, level in enumerate(self.levels, start=1):
+            outside = (v < level.low) | (v >= level.high)
+            if k == 1:
+                values = np.where(outside, 0.0, level.leaf)
+                continue
+            combined = (v - level.numerators[0]) * level.reciprocals[0] * values[:, :-1] + (
+                level.numerators[1] - v
+            ) * level.reciprocals[1] * values[:, 1:]
+            if self.m_spline:
+                combined = k / (k - 1.0) * combined
+            values = np.where(outside, 0.0, combined)
+        return values
 
 
 @dataclass(frozen=True)
@@ -180,32 +202,31 @@ class ISplines:
     """hex.genmodel.algos.gam.ISplines: monotone splines built from B-splines one order higher."""
 
     order: int
-    spans: tuple[FloatArray, ...]
-    b_splines: tuple[_Basis, ...]
+    spans: FloatArray
+    b_splines: _Recursion
 
     @classmethod
     def build(cls, order: int, knots: FloatArray) -> ISplines:
         """The I-spline basis of `order` over `knots` (boundary and interior, no duplicates)."""
         filled = fill_knots(knots, order)
-        spans = tuple(extract_knots(i, order, filled) for i in range(len(knots) + order - 2))
+        spans = np.array([extract_knots(i, order, filled) for i in range(len(knots) + order - 2)])
         b_knots = fill_knots(knots, order + 1)
-        b_splines = tuple(
-            _tree(i, order + 1, b_knots, m_spline=False) for i in range(len(knots) + order - 1)
-        )
+        b_splines = _Recursion.build(len(knots) + order - 1, order + 1, b_knots, m_spline=False)
         return cls(order, spans, b_splines)
 
     def basis(self, value: FloatArray) -> FloatArray:
         """gamifyVal for every row."""
+        top = self.b_splines.levels[-1]
+        v = value[:, None]
+        parts = np.where(v >= top.high, 1.0, self.b_splines.evaluate(value))
+        below = v < top.low
         result = np.empty((len(value), len(self.spans)))
         for index, span in enumerate(self.spans):
-            total = np.zeros(len(value))
-            active = np.ones(len(value), dtype=bool)
-            for b_spline in self.b_splines[index + 1 :]:
-                active &= ~(value < b_spline.knots[0])  # sumNBSpline stops at the first one
-                full = value >= b_spline.knots[self.order + 1]
-                if active.any():
-                    part = np.where(full, 1.0, b_spline.evaluate(value, m_spline=False))
-                    total = np.where(active, total + part, total)
+            # sumNBSpline adds B-splines index+1.. in order and stops at the first it is below.
+            active = np.logical_and.accumulate(~below[:, index + 1 :], axis=1)
+            added = np.where(active, parts[:, index + 1 :], 0.0)
+            # add.accumulate sums left to right as genmodel's loop does (np.sum would pair up).
+            total = np.add.accumulate(added, axis=1)[:, -1] if added.shape[1] else 0.0
             result[:, index] = np.where(
                 value < span[0], 0.0, np.where(value >= span[self.order], 1.0, total)
             )
@@ -217,19 +238,16 @@ class MSplines:
     """hex.genmodel.algos.gam.MSplines."""
 
     order: int
-    trees: tuple[_Basis, ...]
+    count: int
+    trees: _Recursion
 
     @classmethod
     def build(cls, order: int, knots: FloatArray) -> MSplines:
         """The M-spline basis of `order` over `knots` (boundary and interior, no duplicates)."""
-        filled = fill_knots(knots, order)
         count = len(knots) + order - 2
-        return cls(order, tuple(_tree(i, order, filled, m_spline=True) for i in range(count)))
+        trees = _Recursion.build(count, order, fill_knots(knots, order), m_spline=True)
+        return cls(order, count, trees)
 
     def basis(self, value: FloatArray) -> FloatArray:
-        """gamifyVal for every row."""
-        result = np.empty((len(value), len(self.trees)))
-        for index, tree in enumerate(self.trees):
-            outside = (value < tree.knots[0]) | (value >= tree.knots[self.order])
-            result[:, index] = np.where(outside, 0.0, tree.evaluate(value, m_spline=True))
-        return result
+        """gamifyVal for every row (outside a basis' span it is 0, as in evaluate)."""
+        return self.trees.evaluate(value)
