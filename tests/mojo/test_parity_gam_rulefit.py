@@ -341,6 +341,24 @@ def test_rulefit_refuses_what_it_cannot_honour(
 
 
 @pytest.mark.h2o
+def test_rulefit_refuses_a_level_test_on_a_numeric_column(
+    cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    condition = "0_0_0_0"
+    edits = {f"feature_index_{condition}": "0", f"type_{condition}": "0"}
+    edits[f"cat_treshold_length_{condition}"] = "0"
+
+    def edit(text: str) -> str:
+        for key, value in edits.items():
+            text = set_info(text, key, value)
+        return text
+
+    edited = _edited(cases["rulefit-rules_and_linear-prostate_binomial"].mojo, tmp_path, edit)
+    with pytest.raises(UnsupportedMojoError, match="categorical condition on a numeric column"):
+        load_mojo(edited)
+
+
+@pytest.mark.h2o
 def test_rulefit_refuses_a_linear_model_that_is_not_a_glm(
     cases: dict[str, ParityCase], tmp_path: Path
 ) -> None:
