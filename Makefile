@@ -6,8 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+# Every parity case checked against genmodel appends a line; docs/mojo.md's scope table must match.
+PARITY_REPORT := $(CURDIR)/.converge/parity-report.jsonl
 
-.PHONY: install demo test test-fast lint typecheck versions-check lock ui serve \
+.PHONY: install demo test test-fast mojo-scope lint typecheck versions-check lock ui serve \
         bench-gin bench-mojo bench-fanout bench-serve clean
 
 install: $(STAMP)
@@ -23,7 +25,14 @@ demo: install  ## Run the whole pipeline end to end on embedded defaults.
 	$(BIN)/converge demo
 
 test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API).
-	$(BIN)/pytest
+	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)
+	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(BIN)/pytest
+	$(BIN)/python scripts/mojo_scope_table.py --report $(PARITY_REPORT) --check
+
+mojo-scope: install  ## Re-run the MOJO parity tests and rewrite docs/mojo.md's scope table.
+	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)
+	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(BIN)/pytest -m h2o tests/mojo
+	$(BIN)/python scripts/mojo_scope_table.py --report $(PARITY_REPORT) --write
 
 test-fast: install  ## Tests that need no H2O JVM.
 	$(BIN)/pytest -m "not h2o"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -22,6 +23,9 @@ TEMPLATE = Path(__file__).with_name("dagster_instance.yaml")
 DAGSTER_DATABASE = "dagster"
 # Another name for the Dagster database, e.g. for tests sharing one server.
 DAGSTER_DATABASE_ENV = "CONVERGE_DAGSTER_DATABASE"
+# dagster.yaml names this variable (Dagster's `env:` indirection) instead of holding the URL, so
+# the password never lands in a file under CONVERGE_HOME.
+STORAGE_URL_ENV = "CONVERGE_DAGSTER_STORAGE_URL"
 
 
 def psycopg2_url(libpq_url: str) -> str:
@@ -59,14 +63,19 @@ def ensure_database(server_url: str, name: str = DAGSTER_DATABASE) -> str:
 def render_instance_yaml(
     dagster_home: Path, dagster_db_url: str, pool_limit: int, max_concurrent_runs: int = 20
 ) -> Path:
-    """Write dagster.yaml for a PostgreSQL-backed instance with the training pool limit."""
+    """Write dagster.yaml for a PostgreSQL-backed instance with the training pool limit.
+
+    The storage URL goes into this process's STORAGE_URL_ENV (inherited by the daemon, the
+    webserver and every run it starts), not into the file.
+    """
     if pool_limit < 1:
         raise ValueError(f"pool limit must be at least 1, got {pool_limit}")
     dagster_home.mkdir(parents=True, exist_ok=True)
     target = dagster_home / "dagster.yaml"
+    os.environ[STORAGE_URL_ENV] = psycopg2_url(dagster_db_url)
     target.write_text(
         Template(TEMPLATE.read_text()).substitute(
-            postgres_url=psycopg2_url(dagster_db_url),
+            storage_url_env=STORAGE_URL_ENV,
             pool_limit=pool_limit,
             max_concurrent_runs=max_concurrent_runs,
         )

@@ -44,7 +44,9 @@ def get_local_resources() -> dict[str, Any]:
     postgres = PostgresResource()
     return {
         "postgres": postgres,
-        "model_registry": ModelRegistryResource(postgres=postgres),
+        "model_registry": ModelRegistryResource(
+            postgres=postgres, admin=PostgresResource(component="admin")
+        ),
         "artifact_store": ArtifactStoreResource(),
         "h2o": H2OResource(),
         "training_policy": get_training_policy(),
@@ -61,7 +63,9 @@ def get_k8s_resources() -> dict[str, Any]:
     policy = get_training_policy()
     return {
         "postgres": postgres,
-        "model_registry": ModelRegistryResource(postgres=postgres),
+        "model_registry": ModelRegistryResource(
+            postgres=postgres, admin=PostgresResource(component="admin")
+        ),
         "artifact_store": ArtifactStoreResource(),
         "h2o": H2OResource(task_memory=policy.task_memory),
         "training_policy": policy,

@@ -5,23 +5,34 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 
 from resources.postgres import PostgresResource
-from shared.registry import Champion, ModelRecord, NewModel, current_champion, promote
-from shared.registry import list_models as registry_models
+from shared.champion_artifact import verify_promotable
+from shared.registry import (
+    Champion,
+    DuplicateArtifactError,
+    ModelRecord,
+    NewModel,
+    current_champion,
+    get_model,
+    promote,
+)
 from shared.registry import register_model as registry_register
+from shared.settings import Settings
+from shared.versions import pinned_versions
 
 
 class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
-    """The registry tables of the converge database."""
+    """The registry tables: registered as training (`postgres`), promoted as admin (`admin`)."""
 
     postgres: PostgresResource
+    admin: PostgresResource
 
     def register(self, new: NewModel) -> ModelRecord:
         """Register `new`, or return the version already holding the same artifact."""
         with self.postgres.connect() as conn:
-            for record in registry_models(conn):
-                if record.artifact_sha256 == new.artifact_sha256:
-                    return record
-            return registry_register(conn, new)
+            try:
+                return registry_register(conn, new)
+            except DuplicateArtifactError as duplicate:
+                return get_model(conn, duplicate.model_version)
 
     def champion(self) -> Champion | None:
         """The current champion, if any model was ever promoted."""
@@ -29,6 +40,11 @@ class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
             return current_champion(conn)
 
     def promote(self, model_version: int, reason: str) -> Champion:
-        """Promote `model_version`, recording `reason`."""
-        with self.postgres.connect() as conn:
+        """Promote `model_version` once its artifact is verified loadable, recording `reason`."""
+        with self.admin.connect() as conn:
+            verify_promotable(
+                get_model(conn, model_version),
+                Settings().resolved_artifact_store_uri,
+                pinned_versions().h2o_version,
+            )
             return promote(conn, model_version, reason)

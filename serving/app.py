@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from serving.api.admission import AdmissionMiddleware
+from serving.api.body_limit import BodyLimitMiddleware
 from serving.api.errors import validation_error
 from serving.api.middleware import LatencyMiddleware
 from serving.api.routes import health, metrics, predict
@@ -66,12 +67,14 @@ def create_app(
         prefixes=SCORING_PREFIXES,
         on_shed=lambda prefix: metrics_.requests_shed.labels(prefix).inc(),
     )
+    # Inside LatencyMiddleware (413s are timed), outside admission (a 413 takes no slot).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=serving_settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics_)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(graphql_router(serving_settings.graphql_max_depth), prefix="/graphql")
+    app.include_router(graphql_router(serving_settings), prefix="/graphql")
     return app
 
 
@@ -93,7 +96,7 @@ async def _serving_state(
     cfg: ServingSettings, settings: Settings, metrics_: ServingMetrics
 ) -> AsyncIterator[ServingState]:
     """Build every long-lived part, load the champion, run the background tasks; close on exit."""
-    db_url = database_url(settings)
+    db_url = database_url(settings, component="serving")
     cache_dir = Path(cfg.model_cache_dir or settings.converge_home / "serving" / "models")
     holder = ModelHolder(
         db_url,
@@ -103,7 +106,7 @@ async def _serving_state(
         metrics=metrics_,
         poll_interval_s=cfg.model_poll_interval_s,
     )
-    await holder.start()  # raises (and so stops start-up) when the champion is refused
+    await holder.start()  # a refused champion never stops start-up: see ModelHolder.start
 
     breakers = {name: _breaker(name, cfg, metrics_) for name in ("redis", "postgres")}
     # A blocking pool: past max connections a call waits (within its timeout) instead of failing.

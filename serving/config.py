@@ -87,7 +87,24 @@ class ServingSettings(BaseSettings):
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs (needs configured providers).",
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413 before being parsed.",
+    )
     graphql_max_depth: int = Field(default=5, ge=1, description="Deepest GraphQL query accepted.")
+    graphql_max_aliases: int = Field(
+        default=15, ge=1, description="Most aliases in one GraphQL document."
+    )
+    graphql_max_tokens: int = Field(
+        default=2000, ge=10, description="Most tokens in one GraphQL document (checked first)."
+    )
+    graphql_max_predictions: int = Field(
+        default=1000, ge=1, description="Most entities one GraphQL request may have scored."
+    )
+    graphql_ide: bool = Field(
+        default=False, description="Serve GraphiQL on GET /graphql and allow introspection."
+    )
 
     @field_validator("default_features", mode="before")
     @classmethod

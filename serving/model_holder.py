@@ -1,8 +1,10 @@
 """The champion being served: load and verify it, swap it atomically, follow promotions.
 
 Promotions arrive by LISTEN on CHAMPION_CHANNEL; polling every `poll_interval_s` is the safety net
-for a dropped connection or a missed notification. A new champion that fails verification is
-refused (metric + log) and the previous one keeps serving.
+for a dropped connection or a missed notification. A champion that fails verification (missing,
+corrupt, outside the store, another h2o version, unloadable) is refused (counted by reason, logged,
+shown by /ready) and never takes serving down: on a swap the previous model keeps serving, at
+start-up the newest earlier champion that loads is served instead.
 """
 
 from __future__ import annotations
@@ -16,20 +18,15 @@ import psycopg
 
 from serving.metrics import ServingMetrics
 from serving.scoring import LoadedModel, score_rows
-from shared.artifacts import ArtifactIntegrityError, open_artifact_store
-from shared.mojo import MojoModel, UnsupportedMojoError, load_mojo
-from shared.registry import CHAMPION_CHANNEL, Champion, current_champion_async
+from shared.champion_artifact import ArtifactRefusedError, load_verified_mojo
+from shared.registry import (
+    CHAMPION_CHANNEL,
+    Champion,
+    current_champion_async,
+    promotion_history_async,
+)
 
 log = logging.getLogger(__name__)
-
-
-class ModelRefusedError(Exception):
-    """A champion's artifact failed verification and will not be served."""
-
-    def __init__(self, model_version: int, reason: str, message: str) -> None:
-        super().__init__(f"model_version {model_version} refused: {message}")
-        self.model_version = model_version
-        self.reason = reason
 
 
 class ModelHolder:
@@ -56,37 +53,56 @@ class ModelHolder:
         self._refused_promotion: int | None = None
         self.current: LoadedModel | None = None
         self.not_ready_reason: str | None = "no champion loaded yet"
+        # The newest champion refused while an older model (or none) is served; /ready shows it.
+        self.refused: ArtifactRefusedError | None = None
 
     async def start(self) -> None:
-        """Load the current champion; a refused champion stops start-up with the reason."""
-        champion = await self._fetch_champion()
-        if champion is None:
+        """Serve the champion, or if it is refused the newest earlier champion that loads."""
+        async with await psycopg.AsyncConnection.connect(self._database_url) as conn:
+            history = await promotion_history_async(conn)
+        if not history:
             self.not_ready_reason = "no champion is registered in the model registry"
             log.warning("serving starts without a model: %s", self.not_ready_reason)
             return
-        self._swap(await self._load(champion))
+        tried: set[int] = set()
+        for promotion in history:
+            if promotion.model.model_version in tried:
+                continue
+            tried.add(promotion.model.model_version)
+            try:
+                loaded = await self._load(promotion)
+            except ArtifactRefusedError as exc:
+                self._refuse(history[0], exc)
+                continue
+            self._swap(loaded, is_champion=promotion is history[0])
+            return
+        self.not_ready_reason = f"{self.refused}; no earlier champion could be served either"
+        log.error("serving starts without a model: %s", self.not_ready_reason)
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any] | None = None) -> None:
         """Swap in the registry's champion if it changed; refuse (and keep the old) if it fails."""
         async with self._refresh_lock:
             champion = await self._fetch_champion(conn)
+            if champion is None or champion.promotion_id == self._refused_promotion:
+                return
             if (
-                champion is None
-                or champion.promotion_id == self._refused_promotion
-                or (
-                    self.current is not None
-                    and self.current.model_version == champion.model.model_version
-                )
+                self.current is not None
+                and self.current.model_version == champion.model.model_version
             ):
+                self.refused = None  # a rollback to what is served: the refused one is history
                 return
             try:
                 loaded = await self._load(champion)
-            except ModelRefusedError as exc:
-                self._refused_promotion = champion.promotion_id
-                kept = self.current.model_version if self.current else None
-                log.error("%s; still serving model_version %s", exc, kept)
+            except ArtifactRefusedError as exc:
+                self._refuse(champion, exc)
                 return
-            self._swap(loaded)
+            except Exception:  # the store unreachable, say: not a verdict on the model
+                log.exception(
+                    "champion model_version %s could not be fetched; retrying at the next poll",
+                    champion.model.model_version,
+                )
+                return
+            self._swap(loaded, is_champion=True)
 
     async def follow(self) -> None:
         """Forever: refresh on each promotion notice, and at least every poll interval."""
@@ -121,7 +137,7 @@ class ModelHolder:
     async def _load(self, champion: Champion) -> LoadedModel:
         try:
             return await asyncio.to_thread(self._load_blocking, champion)
-        except ModelRefusedError as exc:
+        except ArtifactRefusedError as exc:
             self._metrics.model_refusals.labels(exc.reason).inc()
             raise
 
@@ -129,45 +145,29 @@ class ModelHolder:
         """Fetch, verify sha256 and h2o_version, and parse the MOJO (blocking: run in a thread)."""
         record = champion.model
         version = record.model_version
-        if record.h2o_version != self._expected_h2o:
-            raise ModelRefusedError(
-                version,
-                "h2o_version",
-                f"registered h2o_version {record.h2o_version} differs from versions.env "
-                f"H2O_VERSION {self._expected_h2o}",
-            )
         dest = self._cache_dir / str(version)
         dest.mkdir(parents=True, exist_ok=True)
-        store = open_artifact_store(self._store_uri)
-        try:
-            path = store.fetch_verified(record.artifact_uri, record.artifact_sha256, dest)
-        except ArtifactIntegrityError as exc:
-            raise ModelRefusedError(version, "sha256", str(exc)) from exc
-        try:
-            mojo = load_mojo(path)
-        except UnsupportedMojoError as exc:
-            raise ModelRefusedError(version, "unsupported", str(exc)) from exc
-        if not isinstance(mojo, MojoModel):
-            raise ModelRefusedError(
-                version, "unsupported", "a Driverless AI pipeline; serving scores H2O-3 MOJOs"
-            )
-        if mojo.h2o_version != self._expected_h2o:
-            raise ModelRefusedError(
-                version,
-                "h2o_version",
-                f"MOJO was written by h2o {mojo.h2o_version}, versions.env pins "
-                f"H2O_VERSION {self._expected_h2o}",
-            )
+        mojo = load_verified_mojo(record, self._store_uri, dest, self._expected_h2o)
         loaded = LoadedModel(version, record.h2o_version, record.algo, record.artifact_sha256, mojo)
         # Score one all-missing row through the request path now: first use compiles kernels and
         # imports lazily, which holds the GIL and would stall the event loop under live requests.
         score_rows(loaded, [{}])
         return loaded
 
-    def _swap(self, loaded: LoadedModel) -> None:
+    def _refuse(self, champion: Champion, exc: ArtifactRefusedError) -> None:
+        """Remember the refused promotion (not retried on every poll) and say what is served."""
+        self._refused_promotion = champion.promotion_id
+        if exc.model_version == champion.model.model_version:
+            self.refused = exc
+        kept = self.current.model_version if self.current else None
+        log.error("%s; serving model_version %s", exc, kept)
+
+    def _swap(self, loaded: LoadedModel, *, is_champion: bool) -> None:
         # One reference assignment: a batch reads `current` once, so it never sees a mixture.
         self.current = loaded
         self.not_ready_reason = None
+        if is_champion:
+            self.refused = None
         self._metrics.model_swaps.inc()
         self._metrics.set_model(loaded.model_version, loaded.h2o_version, loaded.algo)
         log.info("serving model_version %s (%s)", loaded.model_version, loaded.algo)

@@ -15,6 +15,7 @@ from serving.batcher import MicroBatcher
 from serving.features import FeatureLookup, Features, FeatureSource, ResolvedFeatures
 from serving.model_holder import ModelHolder
 from serving.scoring import LoadedModel, Prediction, score_rows
+from shared.mojo import MojoInputError
 
 
 class NoChampionError(Exception):
@@ -109,8 +110,18 @@ class Predictor:
         return await self._batcher.submit(entity_ids)
 
     async def predict_features(self, features: Features) -> EntityPrediction:
-        """The prediction for one inline feature vector."""
+        """The prediction for one inline feature vector naming at least one model column."""
         self._require_model()
+        model = self._holder.current
+        assert model is not None
+        if not any(name in features for name in model.mojo.columns):
+            # Every model column would be missing: a plausible number for a request that named
+            # none of what the model reads (a typo, another model's features) helps nobody.
+            given = ", ".join(sorted(features)[:10]) or "none"
+            raise MojoInputError(
+                f"no key of `features` is a column of champion model_version "
+                f"{model.model_version} (given: {given}; it reads: {', '.join(model.mojo.columns)})"
+            )
         [result] = await self._batcher.submit([features])
         return result
 

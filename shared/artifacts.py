@@ -37,6 +37,10 @@ class ArtifactNotFoundError(ArtifactError, FileNotFoundError):
     """The URI names no stored artifact."""
 
 
+class ArtifactOutsideStoreError(ArtifactError, ValueError):
+    """A URI that is not `<store>/sha256/<hex>/<filename>` of this store: never read."""
+
+
 class ArtifactIntegrityError(ArtifactError):
     """Fetched bytes do not hash to the sha256 the caller expected."""
 
@@ -74,11 +78,14 @@ def _require_sha256(value: str) -> str:
     return value
 
 
-def _filename(uri_path: str, uri: str) -> str:
-    name = PurePosixPath(uri_path).name
-    if not name:
-        raise ValueError(f"artifact URI has no file name: {uri}")
-    return name
+def _confined(relative: PurePosixPath, uri: str, store: str) -> PurePosixPath:
+    """`relative` (to the store's root) if it is `sha256/<hex>/<filename>`, else an error."""
+    parts = relative.parts
+    if len(parts) != 3 or parts[0] != "sha256" or not _SHA256_HEX.match(parts[1]):
+        raise ArtifactOutsideStoreError(
+            f"artifact URI {uri} is not <store>/sha256/<hex>/<file> of the store {store}: refused"
+        )
+    return relative
 
 
 @contextmanager
@@ -106,8 +113,11 @@ class ArtifactStore(ABC):
         """Copy the artifact at `uri` into the (existing, empty) file `target`."""
 
     @abstractmethod
+    def _relative(self, uri: str) -> PurePosixPath:
+        """`sha256/<hex>/<filename>` of `uri` in this store; ValueError for any other URI."""
+
     def _filename(self, uri: str) -> str:
-        """The file name of the artifact at `uri`; raises ValueError for a foreign URI."""
+        return self._relative(uri).name
 
     def fetch(self, uri: str, dest_dir: Path) -> Path:
         """Copy the artifact at `uri` to `dest_dir/<filename>` atomically and return that path."""
@@ -120,6 +130,9 @@ class ArtifactStore(ABC):
     def fetch_verified(self, uri: str, expected_sha256: str, dest_dir: Path) -> Path:
         """Fetch like `fetch`, but only place the file when its bytes hash to `expected_sha256`."""
         _require_sha256(expected_sha256)
+        addressed = self._relative(uri).parts[1]
+        if addressed != expected_sha256:
+            raise ArtifactIntegrityError(uri, expected_sha256, addressed)
         target = dest_dir / self._filename(uri)
         with _staging_file(dest_dir) as staging:
             self._download(uri, staging)
@@ -164,13 +177,19 @@ class FileArtifactStore(ArtifactStore):
         return stored[0] if stored else None
 
     def _path(self, uri: str) -> Path:
+        return self.root.joinpath(*self._relative(uri).parts)
+
+    def _relative(self, uri: str) -> PurePosixPath:
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             raise ValueError(f"a file:// artifact store cannot read {uri}")
-        return Path(unquote(parsed.path))
-
-    def _filename(self, uri: str) -> str:
-        return _filename(self._path(uri).as_posix(), uri)
+        # resolve(): a symlink or `..` must not lead out of the store.
+        path = Path(unquote(parsed.path)).resolve()
+        if not path.is_relative_to(self.root):
+            raise ArtifactOutsideStoreError(
+                f"artifact URI {uri} is outside the store {self.root.as_uri()}: refused"
+            )
+        return _confined(PurePosixPath(path.relative_to(self.root).as_posix()), uri, str(self.root))
 
     def _download(self, uri: str, target: Path) -> None:
         source = self._path(uri)
@@ -215,21 +234,23 @@ class S3ArtifactStore(ArtifactStore):
         )
         return StoredArtifact(f"s3://{self.bucket}/{key}", digest, size)
 
-    def _split(self, uri: str) -> tuple[str, str]:
+    def _relative(self, uri: str) -> PurePosixPath:
         parsed = urlparse(uri)
         if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
             raise ValueError(f"an s3:// artifact store cannot read {uri}")
-        return parsed.netloc, parsed.path.lstrip("/")
-
-    def _filename(self, uri: str) -> str:
-        return _filename(self._split(uri)[1], uri)
+        store = f"s3://{self.bucket}/{self.prefix}"
+        key = PurePosixPath(parsed.path.lstrip("/"))
+        prefix = PurePosixPath(self.prefix) if self.prefix else PurePosixPath()
+        if parsed.netloc != self.bucket or ".." in key.parts or not key.is_relative_to(prefix):
+            raise ArtifactOutsideStoreError(f"artifact URI {uri} is outside the store {store}")
+        return _confined(key.relative_to(prefix), uri, store)
 
     def _download(self, uri: str, target: Path) -> None:
         from botocore.exceptions import ClientError
 
-        bucket, key = self._split(uri)
+        key = self._key(*self._relative(uri).parts)
         try:
-            self.client.download_file(bucket, key, str(target))
+            self.client.download_file(self.bucket, key, str(target))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in {"404", "NoSuchKey", "NoSuchBucket"}:

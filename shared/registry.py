@@ -39,23 +39,22 @@ _MODEL_COLUMNS = (
 INSERT_MODEL = (
     "INSERT INTO model_registry (artifact_uri, artifact_sha256, git_commit_sha, h2o_version, algo, "
     "metrics, training_config, feature_list) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-    f"RETURNING {_MODEL_COLUMNS}"
+    f"ON CONFLICT (artifact_sha256) DO NOTHING RETURNING {_MODEL_COLUMNS}"
 )
+SELECT_MODEL_BY_SHA = "SELECT model_version FROM model_registry WHERE artifact_sha256 = %s"
 SELECT_MODEL = f"SELECT {_MODEL_COLUMNS} FROM model_registry WHERE model_version = %s"
 SELECT_MODELS = f"SELECT {_MODEL_COLUMNS} FROM model_registry ORDER BY model_version"
 SELECT_CHAMPION = (
-    f"SELECT {_MODEL_COLUMNS}, promotion_id, reason, promoted_at FROM current_champion"
+    f"SELECT {_MODEL_COLUMNS}, promotion_id, reason, promoted_at, actor FROM current_champion"
 )
 SELECT_PROMOTIONS = (
     f"SELECT {', '.join('r.' + c.strip() for c in _MODEL_COLUMNS.split(','))}, "
-    "p.promotion_id, p.reason, p.promoted_at "
+    "p.promotion_id, p.reason, p.promoted_at, p.actor "
     "FROM model_promotions p JOIN model_registry r USING (model_version) "
     "ORDER BY p.promotion_id DESC"
 )
-INSERT_PROMOTION = (
-    "INSERT INTO model_promotions (model_version, reason) VALUES (%s, %s) "
-    "RETURNING promotion_id, reason, promoted_at"
-)
+# The audited function records the session user as the actor; only converge_admin may call it.
+INSERT_PROMOTION = "SELECT promotion_id, reason, promoted_at, actor FROM promote_model(%s, %s)"
 LOCK_PROMOTIONS = "SELECT pg_advisory_xact_lock(%s)"
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -67,6 +66,16 @@ class RegistryError(Exception):
 
 class ModelNotFoundError(RegistryError, LookupError):
     """No model has that model_version."""
+
+
+class DuplicateArtifactError(RegistryError):
+    """The artifact is registered already (one model version per artifact sha256)."""
+
+    def __init__(self, sha256: str, model_version: int) -> None:
+        super().__init__(
+            f"artifact sha256 {sha256} is registered already as model_version {model_version}"
+        )
+        self.model_version = model_version
 
 
 class H2OVersionMismatchError(RegistryError):
@@ -133,12 +142,13 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class Champion:
-    """A promotion: the model that became champion, why and when."""
+    """A promotion: the model that became champion, why, when and who promoted it."""
 
     model: ModelRecord
     promotion_id: int
     reason: str
     promoted_at: datetime
+    actor: str
 
 
 def _model(row: Mapping[str, Any], pinned_h2o: str) -> ModelRecord:
@@ -163,11 +173,15 @@ def _champion(row: Mapping[str, Any], pinned_h2o: str) -> Champion:
         promotion_id=row["promotion_id"],
         reason=row["reason"],
         promoted_at=row["promoted_at"],
+        actor=row["actor"],
     )
 
 
 def register_model(conn: psycopg.Connection[Any], new: NewModel) -> ModelRecord:
-    """Insert a new immutable model version; a mismatching h2o_version is stored but flagged."""
+    """Insert a new immutable model version; a mismatching h2o_version is stored but flagged.
+
+    One version per artifact: registering a stored sha256 again raises DuplicateArtifactError.
+    """
     params = (
         new.artifact_uri,
         new.artifact_sha256,
@@ -180,7 +194,10 @@ def register_model(conn: psycopg.Connection[Any], new: NewModel) -> ModelRecord:
     )
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_MODEL, params).fetchone()
-    assert row is not None  # INSERT ... RETURNING always returns the row
+        if row is None:  # the UNIQUE artifact_sha256 conflict: say which version holds it
+            existing = conn.execute(SELECT_MODEL_BY_SHA, (new.artifact_sha256,)).fetchone()
+            assert existing is not None
+            raise DuplicateArtifactError(new.artifact_sha256, existing[0])
     record = _model(row, pinned_versions().h2o_version)
     if not record.h2o_version_matches:
         logger.warning(
@@ -214,6 +231,14 @@ def promotion_history(conn: psycopg.Connection[Any]) -> list[Champion]:
     pinned_h2o = pinned_versions().h2o_version
     with conn.cursor(row_factory=dict_row) as cur:
         return [_champion(row, pinned_h2o) for row in cur.execute(SELECT_PROMOTIONS)]
+
+
+async def promotion_history_async(aconn: psycopg.AsyncConnection[Any]) -> list[Champion]:
+    """`promotion_history` on an async connection (serving), with the same SQL."""
+    pinned_h2o = pinned_versions().h2o_version
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_PROMOTIONS)
+        return [_champion(row, pinned_h2o) for row in await cur.fetchall()]
 
 
 def current_champion(conn: psycopg.Connection[Any]) -> Champion | None:
@@ -250,8 +275,10 @@ def _insert_promotion(
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_PROMOTION, (model.model_version, reason)).fetchone()
     assert row is not None  # INSERT ... RETURNING always returns the row
-    logger.info("model_version %s promoted to champion: %s", model.model_version, reason)
-    return Champion(model, row["promotion_id"], row["reason"], row["promoted_at"])
+    logger.info(
+        "model_version %s promoted to champion by %s: %s", model.model_version, row["actor"], reason
+    )
+    return Champion(model, row["promotion_id"], row["reason"], row["promoted_at"], row["actor"])
 
 
 def promote(

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Component = Literal["ingest", "training", "serving", "admin"]
+"""A part of converge with its own database role (see the 0003 migration)."""
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _component_url(role: str, who: str) -> Any:
+    return Field(
+        default=None,
+        description=f"PostgreSQL URL of {who} (a login user granted {role}). Unset: DATABASE_URL.",
+    )
 
 
 class Settings(BaseSettings):
@@ -22,6 +35,18 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL (pgserver) under CONVERGE_HOME.",
     )
+    converge_ingest_database_url: str | None = _component_url(
+        "converge_ingest", "`converge ingest`"
+    )
+    converge_training_database_url: str | None = _component_url(
+        "converge_training", "training (Dagster assets, `converge registry register`)"
+    )
+    converge_serving_database_url: str | None = _component_url(
+        "converge_serving", "the serving app"
+    )
+    converge_admin_database_url: str | None = _component_url(
+        "converge_admin", "promotions and rollbacks (CLI, the champion asset)"
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Redis URL of the serving feature cache."
     )
@@ -31,12 +56,24 @@ class Settings(BaseSettings):
         "(AWS_* variables incl. AWS_ENDPOINT_URL apply). Unset: CONVERGE_HOME/artifacts.",
     )
 
-    @field_validator("database_url")
+    @field_validator(
+        "database_url",
+        "converge_ingest_database_url",
+        "converge_training_database_url",
+        "converge_serving_database_url",
+        "converge_admin_database_url",
+    )
     @classmethod
-    def _postgres_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("DATABASE_URL must start with postgresql:// or postgres://")
+    def _postgres_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.startswith(_POSTGRES_SCHEMES):
+            setting = str(info.field_name).upper()
+            raise ValueError(f"{setting} must start with postgresql:// or postgres://")
         return value
+
+    def component_database_url(self, component: Component) -> str | None:
+        """The URL set for `component`, else DATABASE_URL (None: the embedded default)."""
+        own: str | None = getattr(self, f"converge_{component}_database_url")
+        return own or self.database_url
 
     @field_validator("artifact_store_uri")
     @classmethod

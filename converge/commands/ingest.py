@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from shared.db import connect
+from shared.db import connect, database_url
 from shared.feature_store import IngestBatchError, IngestSummary, ingest_file
 from shared.feature_store.ingest import DEFAULT_BATCH_SIZE
 
@@ -51,7 +51,7 @@ def ingest(
     """Validate every row of PATH (CSV or Parquet) and load the valid ones."""
     try:
         # Autocommit: each batch is its own transaction, committed as soon as it is written.
-        with connect(autocommit=True) as conn:
+        with connect(database_url(component="ingest"), autocommit=True) as conn:
             summary = ingest_file(
                 conn, path, entity_col, timestamp_col, batch_size, assume_timezone=assume_timezone
             )

@@ -11,7 +11,8 @@ from typing import Any
 import click
 import psycopg
 
-from shared.db import connect
+from shared.champion_artifact import ArtifactRefusedError, verify_promotable
+from shared.db import connect, database_url
 from shared.registry import (
     Champion,
     ModelRecord,
@@ -23,17 +24,25 @@ from shared.registry import (
     promotion_history,
     rollback,
 )
-from shared.versions import VersionsFileError
+from shared.settings import get_settings
+from shared.versions import VersionsFileError, pinned_versions
 
 
 @contextmanager
 def _registry() -> Iterator[psycopg.Connection[Any]]:
-    """A connection whose registry refusals become CLI errors (exit 1, message on stderr)."""
+    """An admin connection whose refusals become CLI errors (exit 1, message on stderr)."""
     try:
-        with connect() as conn:
+        with connect(database_url(component="admin")) as conn:
             yield conn
     except (RegistryError, VersionsFileError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except ArtifactRefusedError as exc:
+        hint = (
+            " (--allow-version-mismatch to promote it anyway)"
+            if exc.reason == "h2o_version"
+            else ""
+        )
+        raise click.ClickException(f"{exc}{hint}; nothing was promoted") from exc
     except psycopg.OperationalError as exc:
         raise click.ClickException(f"cannot reach the converge database: {exc}") from exc
 
@@ -66,7 +75,7 @@ def _champion_text(champion: Champion) -> str:
         f"champion: model_version {model.model_version} ({model.algo}, "
         f"h2o {model.h2o_version}{_version_flag(model)})\n"
         f"artifact: {model.artifact_uri} sha256 {model.artifact_sha256}\n"
-        f"promoted: {champion.promoted_at:%Y-%m-%d %H:%M:%S%z} "
+        f"promoted: {champion.promoted_at:%Y-%m-%d %H:%M:%S%z} by {champion.actor} "
         f"(promotion {champion.promotion_id}): {champion.reason}"
     )
 
@@ -131,12 +140,20 @@ def registry_history() -> None:
     for entry in history:
         click.echo(
             f"{entry.promotion_id:>5}  {entry.promoted_at:%Y-%m-%d %H:%M:%S%z}  "
-            f"model_version {entry.model.model_version}: {entry.reason}"
+            f"model_version {entry.model.model_version} by {entry.actor}: {entry.reason}"
         )
 
 
-def _move_champion(action: Callable[[psycopg.Connection[Any]], Champion]) -> None:
+def _move_champion(
+    model_version: int,
+    allow_version_mismatch: bool,
+    action: Callable[[psycopg.Connection[Any]], Champion],
+) -> None:
+    """Verify the artifact serving would load (exists, sha256, loads), then move the champion."""
     with _registry() as conn:
+        expected = None if allow_version_mismatch else pinned_versions().h2o_version
+        store = get_settings().resolved_artifact_store_uri
+        verify_promotable(get_model(conn, model_version), store, expected)
         champion = action(conn)
     click.echo(_champion_text(champion))
 
@@ -148,9 +165,11 @@ def _move_champion(action: Callable[[psycopg.Connection[Any]], Champion]) -> Non
 def registry_promote(model_version: int, reason: str, allow_version_mismatch: bool) -> None:
     """Make MODEL_VERSION the champion (serving swaps to it on the NOTIFY)."""
     _move_champion(
+        model_version,
+        allow_version_mismatch,
         lambda conn: promote(
             conn, model_version, reason, allow_version_mismatch=allow_version_mismatch
-        )
+        ),
     )
 
 
@@ -161,7 +180,9 @@ def registry_promote(model_version: int, reason: str, allow_version_mismatch: bo
 def registry_rollback(model_version: int, reason: str, allow_version_mismatch: bool) -> None:
     """Make an earlier champion MODEL_VERSION the champion again."""
     _move_champion(
+        model_version,
+        allow_version_mismatch,
         lambda conn: rollback(
             conn, model_version, reason, allow_version_mismatch=allow_version_mismatch
-        )
+        ),
     )

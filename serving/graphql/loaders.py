@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 from strawberry.dataloader import DataLoader
 
+from serving.graphql.limits import PredictionBudget
 from serving.predictor import EntityPrediction, Predictor
 from shared.feature_store import FeatureRow, latest_async
 
@@ -20,8 +21,10 @@ class Loaders:
     predictions: DataLoader[str, EntityPrediction]
 
 
-def make_loaders(pool: AsyncConnectionPool, predictor: Predictor) -> Loaders:
-    """Loaders reading the feature store through `pool` and scoring through `predictor`."""
+def make_loaders(
+    pool: AsyncConnectionPool, predictor: Predictor, budget: PredictionBudget
+) -> Loaders:
+    """Loaders reading the feature store through `pool`, scoring through `predictor` in `budget`."""
 
     async def load_features(entity_ids: Sequence[str]) -> list[FeatureRow | None]:
         async with pool.connection() as conn:
@@ -29,6 +32,7 @@ def make_loaders(pool: AsyncConnectionPool, predictor: Predictor) -> Loaders:
         return [rows.get(entity_id) for entity_id in entity_ids]
 
     async def load_predictions(entity_ids: Sequence[str]) -> list[EntityPrediction]:
+        budget.spend(len(entity_ids))  # before scoring: an over-budget request costs nothing
         return await predictor.predict_entities(list(entity_ids))
 
     return Loaders(DataLoader(load_fn=load_features), DataLoader(load_fn=load_predictions))

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.fastapi import BaseContext
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from serving.config import ServingSettings
+from serving.graphql.limits import MaskInternalErrors, RequestLimitError
 from serving.graphql.loaders import Loaders
 from serving.state import ServingState
+from shared.schemas import MAX_ENTITIES_PER_REQUEST
 
 
 class Context(BaseContext):
@@ -100,7 +110,11 @@ class Query:
 
     @strawberry.field
     def entities(self, entity_ids: list[str]) -> list[EntityType]:
-        """Many entities; their features and predictions are fetched in one batch each."""
+        """Many entities (at most 1000, as over REST); features, predictions in a batch each."""
+        if len(entity_ids) > MAX_ENTITIES_PER_REQUEST:
+            raise RequestLimitError(
+                f"entities: at most {MAX_ENTITIES_PER_REQUEST} ids, given {len(entity_ids)}"
+            )
         return [EntityType(entity_id=entity_id) for entity_id in entity_ids]
 
     @strawberry.field
@@ -117,8 +131,15 @@ class Query:
         )
 
 
-def build_schema(max_depth: int) -> strawberry.Schema:
-    """The schema, refusing queries nested deeper than `max_depth`."""
-    return strawberry.Schema(
-        query=Query, extensions=[lambda: QueryDepthLimiter(max_depth=max_depth)]
-    )
+def build_schema(cfg: ServingSettings) -> strawberry.Schema:
+    """The schema with the request bounds of `cfg`, masked internal errors, introspection off."""
+    # Factories: each request gets its own extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=cfg.graphql_max_tokens),
+        lambda: QueryDepthLimiter(max_depth=cfg.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=cfg.graphql_max_aliases),
+        MaskInternalErrors,
+    ]
+    if not cfg.graphql_ide:  # GraphiQL needs introspection; a production API does not
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, extensions=extensions)

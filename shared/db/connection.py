@@ -14,7 +14,7 @@ import psycopg
 if TYPE_CHECKING:
     from pgserver.postgres_server import PostgresServer
 
-from shared.settings import Settings, get_settings
+from shared.settings import Component, Settings, get_settings
 
 _embedded_lock = threading.Lock()
 _embedded_servers: dict[Path, PostgresServer] = {}
@@ -37,12 +37,14 @@ def embedded_database_url(data_dir: Path) -> str:
     return server.get_uri()
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """The libpq URL of the converge database: DATABASE_URL, or the embedded default."""
+def database_url(settings: Settings | None = None, component: Component | None = None) -> str:
+    """The libpq URL of the converge database for `component` (None: the owner, migrations).
+
+    A component's own URL (its login user's role), else DATABASE_URL, else the embedded default.
+    """
     settings = settings or get_settings()
-    if settings.database_url:
-        return settings.database_url
-    return embedded_database_url(settings.converge_home / "pgdata")
+    url = settings.database_url if component is None else settings.component_database_url(component)
+    return url or embedded_database_url(settings.converge_home / "pgdata")
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -1,9 +1,10 @@
 """Feature columns of a batch: the JSON type of each cell, and the cells converted to one type.
 
-A CSV column is text, typed here with vectorised pandas string operations; whether it is a number
-column is decided by the caller (from `feature_definitions` when the key is known, else from the
-counts), so text in a numeric column is a bad cell, never a silently kept string. Columns of typed
-sources (Parquet, DataFrames) keep each cell's own type.
+A CSV column is text, typed here with vectorised pandas string operations under the rules every
+path shares (`shared.input_values`: PredictCsv's missing tokens, Java's trim and number grammar);
+whether it is a number column is decided by the caller (from `feature_definitions` when the key is
+known, else from the counts), so text in a numeric column is a bad cell, never a silently kept
+string. Columns of typed sources (Parquet, DataFrames) keep each cell's own type.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from shared.feature_store.values import PlainValue, ValueType, is_missing, quote
+from shared.input_values import JAVA_WHITESPACE, MISSING_TOKENS, NUMBER_PATTERN, number_from_text
 
-_NUMBER_TEXT = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _INTEGER_TEXT = r"[+-]?\d+"
 _BOOLEAN_TEXT = {"true": True, "false": False}
 
@@ -49,15 +50,15 @@ def read_column(series: pd.Series, from_text: bool) -> FeatureColumn:
 
 
 class TextColumn:
-    """A column of text cells; blank text is a missing value."""
+    """A column of text cells; blank text and the other missing tokens are missing values."""
 
     def __init__(self, series: pd.Series) -> None:
-        stripped = series.astype(str).str.strip()
+        stripped = series.astype(str).str.strip(JAVA_WHITESPACE)
         lowered = stripped.str.lower()
         self._texts: list[str] = series.astype(str).tolist()
         self._stripped: list[str] = stripped.tolist()
-        self._blank = (stripped == "").to_numpy(dtype=bool)
-        self._number = stripped.str.fullmatch(_NUMBER_TEXT).to_numpy(dtype=bool)
+        self._blank = stripped.isin(MISSING_TOKENS).to_numpy(dtype=bool)
+        self._number = stripped.str.fullmatch(NUMBER_PATTERN).to_numpy(dtype=bool)
         self._integer = stripped.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool)
         self._boolean = lowered.isin(list(_BOOLEAN_TEXT)).to_numpy(dtype=bool)
         self._true = (lowered == "true").to_numpy(dtype=bool)
@@ -91,8 +92,8 @@ class TextColumn:
             elif self._integer[position]:
                 result.values[position] = int(self._stripped[position])
             else:
-                number = float(self._stripped[position])
-                if math.isfinite(number):
+                number = number_from_text(self._stripped[position])
+                if number is not None and math.isfinite(number):
                     result.values[position] = number
                 else:
                     result.errors[position] = f"number {self._stripped[position]} is out of range"

@@ -9,6 +9,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from shared.input_values import MISSING_TOKENS, java_trim
+
 ValueType = Literal["number", "string", "boolean"]
 PlainValue = float | int | str | bool
 
@@ -18,12 +20,12 @@ class CellError(ValueError):
 
 
 def is_missing(value: object) -> bool:
-    """Whether a source cell is a missing value: None, NaN, NaT, pandas NA or blank text."""
+    """Whether a source cell is missing: None, NaN, NaT, pandas NA, or a missing token as text."""
     if value is None or value is pd.NaT or value is pd.NA:
         return True
     if isinstance(value, float | np.floating):
         return bool(np.isnan(value))
-    return isinstance(value, str) and not value.strip()
+    return isinstance(value, str) and java_trim(value) in MISSING_TOKENS
 
 
 def parse_timestamp(value: object, assume_timezone: tzinfo | None) -> datetime:

@@ -1,8 +1,9 @@
 """Input values to the rows genmodel scores, read the way PredictCsv / EasyPredictModelWrapper do.
 
-Numeric columns: numbers, or text that parses as one. Categorical columns: the level's index in the
-model's domain; a level never seen in training becomes missing. Missing everywhere: None, NaN, an
-absent column or key, and the PredictCsv tokens "", "NA", "N/A" and "-".
+Numeric columns: numbers, or text that `Double.parseDouble` reads (shared.input_values). Categorical
+columns: the level's index in the model's domain; a level never seen in training becomes missing.
+Missing everywhere: None, NaN, an absent column or key, and the PredictCsv tokens "", "NA", "N/A"
+and "-".
 
 This module reads plain Python values (no pandas: serving scores 1-256 rows at a time, where a
 frame costs more than the scoring, and the process need not import pandas at all). Frames are
@@ -18,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shared.input_values import MISSING_TOKENS, is_missing_text, number_from_text
 from shared.mojo.errors import MojoInputError
 from shared.mojo.scorer import FloatArray
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MISSING_TOKENS = frozenset(("", "NA", "N/A", "-"))
 _NAN = float("nan")
 
 
@@ -71,18 +72,23 @@ def parse_numbers(values: Sequence[Any], name: str) -> FloatArray:
     """Numeric column values (numbers, numeric text, missing tokens) as float64; NaN = missing."""
     out = np.empty(len(values))
     for position, value in enumerate(values):
-        if value is None or (isinstance(value, str) and value in MISSING_TOKENS):
-            out[position] = _NAN
-            continue
-        try:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            out[position] = float(value)
-        except (TypeError, ValueError) as error:
-            raise MojoInputError(
-                f"column '{name}' is numeric but row {position} holds {value!r}"
-            ) from error
+        number = _number(value)
+        if number is None:
+            raise MojoInputError(f"column '{name}' is numeric but row {position} holds {value!r}")
+        out[position] = number
     return out
+
+
+def _number(value: object) -> float | None:
+    if value is None:
+        return _NAN
+    if isinstance(value, str):
+        return _NAN if is_missing_text(value) else number_from_text(value)
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    return None
 
 
 def look_up_levels(values: Sequence[Any], lookup: dict[str, float]) -> FloatArray:

@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.mojo.encoding import MISSING_TOKENS, RowEncoder, look_up_levels, parse_numbers
+from shared.input_values import MISSING_TOKENS, PLAIN_DECIMAL_PATTERN
+from shared.mojo.encoding import RowEncoder, look_up_levels, parse_numbers
 from shared.mojo.errors import MojoInputError
 from shared.mojo.scorer import FloatArray
 
@@ -33,9 +34,7 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
         position = frame.columns.get_loc(name)
         if not isinstance(position, int):
             raise MojoInputError(f"column '{name}' appears more than once in the input")
-        # The column's array without building a Series: a Series costs more than scoring a
-        # single row does.
-        values = frame._get_column_array(position)  # type: ignore[operator]
+        values = frame.iloc[:, position].array
         text = _arrow_text(values)
         if lookup is None:
             parsed = None if text is None else _arrow_numeric(text)
@@ -52,8 +51,6 @@ def _numeric(values: Any, name: str) -> FloatArray:
     if pd.api.types.is_bool_dtype(dtype):
         raise MojoInputError(f"column '{name}' is numeric but holds booleans")
     if pd.api.types.is_numeric_dtype(dtype):
-        if isinstance(values, np.ndarray):
-            return values.astype(np.float64)
         converted: FloatArray = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return converted
     return parse_numbers(values.tolist(), name)
@@ -74,10 +71,11 @@ def _arrow_text(values: Any) -> pa.Array | None:
 
 
 def _arrow_numeric(text: pa.Array) -> FloatArray | None:
-    try:
-        parsed = pc.cast(text, pa.float64())
-    except pa.ArrowInvalid:
-        return None  # the row-by-row parser finds the bad value and names it
+    # Arrow's cast reads plain decimals exactly as Double.parseDouble does; anything else (Java's
+    # suffixes, NaN, hex, a bad value to name) goes through the row-by-row reader.
+    if not pc.all(pc.match_substring_regex(text, f"^{PLAIN_DECIMAL_PATTERN}$")).as_py():
+        return None
+    parsed = pc.cast(text, pa.float64())
     result: FloatArray = parsed.to_numpy(zero_copy_only=False)
     return result
 

@@ -116,3 +116,57 @@ def score_forest(
         float32_sum,
         out,
     )
+
+
+def _walk_hyperplanes(
+    x: npt.NDArray[np.float64],
+    normal: npt.NDArray[np.float64],
+    point: npt.NDArray[np.float64],
+    left: npt.NDArray[np.int32],
+    right: npt.NDArray[np.int32],
+    is_leaf: npt.NDArray[np.bool_],
+    value: npt.NDArray[np.float64],
+    roots: npt.NDArray[np.int32],
+    out: npt.NDArray[np.float64],
+) -> None:
+    for row in range(x.shape[0]):
+        total = 0.0
+        for tree in range(roots.shape[0]):
+            node = roots[tree]
+            while not is_leaf[node]:
+                # genmodel's ArrayUtils.subAndMul, summed column by column (NaN goes right).
+                product = 0.0
+                for c in range(x.shape[1]):
+                    product += (x[row, c] - point[node, c]) * normal[node, c]
+                node = left[node] if product <= 0 else right[node]
+            total += value[node]
+        out[row] = total
+
+
+_walk_hyperplanes_compiled = _compile(_walk_hyperplanes)
+
+
+def score_hyperplanes(
+    x: npt.NDArray[np.float64],
+    normal: npt.NDArray[np.float64],
+    point: npt.NDArray[np.float64],
+    children: tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]],
+    is_leaf: npt.NDArray[np.bool_],
+    value: npt.NDArray[np.float64],
+    roots: npt.NDArray[np.int32],
+) -> npt.NDArray[np.float64]:
+    """Per row of `x`, the sum over trees of the leaf value reached (Extended Isolation Forest)."""
+    out = np.zeros(x.shape[0])
+    left, right = children
+    _walk_hyperplanes_compiled(
+        np.ascontiguousarray(x, dtype=np.float64),
+        normal,
+        point,
+        left,
+        right,
+        is_leaf,
+        value,
+        roots,
+        out,
+    )
+    return out

@@ -14,7 +14,18 @@ from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.model import MojoModel
 from shared.mojo.scorer import Scorer
 
-SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "stackedensemble", "gam", "rulefit")
+SUPPORTED_ALGOS = (
+    "gbm",
+    "drf",
+    "xgboost",
+    "glm",
+    "stackedensemble",
+    "isolationforest",
+    "extendedisolationforest",
+    "kmeans",
+    "gam",
+    "rulefit",
+)
 
 
 def load_mojo(path: str | Path) -> MojoModel | DaimojoModel:
@@ -66,8 +77,11 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
     """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
     from shared.mojo.ensemble import EnsembleScorer
+    from shared.mojo.extended_isolation_forest import ExtendedIsolationForestScorer
     from shared.mojo.gam import GamScorer
     from shared.mojo.glm import GlmScorer
+    from shared.mojo.isolation_forest import IsolationForestScorer
+    from shared.mojo.kmeans import KMeansScorer
     from shared.mojo.rulefit import RuleFitScorer
     from shared.mojo.tree_models import DrfScorer, GbmScorer
     from shared.mojo.xgboost_model import XGBoostScorer
@@ -83,6 +97,12 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
         return GlmScorer(archive, info)
     if algo == "stackedensemble":
         return EnsembleScorer(archive, info, make_scorer)
+    if algo == "isolationforest":
+        return IsolationForestScorer(archive, info)
+    if algo == "extendedisolationforest":
+        return ExtendedIsolationForestScorer(archive, info)
+    if algo == "kmeans":
+        return KMeansScorer(info)
     if algo == "gam":
         return GamScorer(archive, info)
     if algo == "rulefit":

@@ -14,12 +14,14 @@ import numpy as np
 from shared.mojo.archive import MojoInfo
 from shared.mojo.encoding import RowEncoder
 from shared.mojo.metadata import ModelMetadata
-from shared.mojo.scorer import FloatArray, Scorer
+from shared.mojo.scorer import FloatArray, NamedOutputs, Scorer
 
 if TYPE_CHECKING:
     import pandas as pd
 
 RowPrediction = dict[str, float | str]
+# Categories without class labels: every output column is a number.
+_NUMERIC_CATEGORIES = ("Regression", "AnomalyDetection", "Clustering")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class MojoModel(ModelMetadata):
     @classmethod
     def from_info(cls, info: MojoInfo, scorer: Scorer) -> MojoModel:
         """Build the model object from a parsed `model.ini` and the algorithm's scorer."""
-        classes = info.response_domain if info.category != "Regression" else None
+        classes = info.response_domain if info.category not in _NUMERIC_CATEGORIES else None
         return cls(
             algo=info.algo,
             category=info.category,
@@ -49,7 +51,9 @@ class MojoModel(ModelMetadata):
             else None,
             h2o_version=info.text("h2o_version"),
             mojo_version=info.text("mojo_version"),
-            output_columns=output_columns(classes),
+            output_columns=list(scorer.output_names)
+            if isinstance(scorer, NamedOutputs)
+            else output_columns(classes),
             classes=classes,
             scorer=scorer,
             encoder=RowEncoder.for_columns(info.feature_names, info.feature_domains),
@@ -61,7 +65,8 @@ class MojoModel(ModelMetadata):
 
         preds = self.scorer.score(self.encoder.encode(frame))
         if self.classes is None:
-            return pd.DataFrame({"predict": preds[:, 0]}, index=frame.index, copy=False)
+            numbers = {name: preds[:, i] for i, name in enumerate(self.output_columns)}
+            return pd.DataFrame(numbers, index=frame.index, copy=False)
         # A categorical over the class labels: no per-call string conversion of the labels.
         labels = pd.Categorical.from_codes(
             preds[:, 0].astype(np.int64), dtype=pd.CategoricalDtype(self.classes, ordered=False)
@@ -79,7 +84,7 @@ class MojoModel(ModelMetadata):
         """`predict` without pandas, for a few rows: one dict of PredictCsv's columns per row."""
         preds = self.score_rows(rows)
         if self.classes is None:
-            return [{"predict": value} for value in preds[:, 0].tolist()]
+            return [dict(zip(self.output_columns, row, strict=True)) for row in preds.tolist()]
         classes, names = self.classes, self.output_columns
         return [
             {"predict": classes[int(row[0])], **dict(zip(names[1:], row[1:], strict=True))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -27,14 +27,25 @@ class Scorer(Protocol):
         ...
 
 
-def check_common(info: MojoInfo, mojo_versions: tuple[str, ...]) -> None:
+@runtime_checkable
+class NamedOutputs(Protocol):
+    """A scorer whose `preds` columns carry their own PredictCsv names (unsupervised models)."""
+
+    output_names: list[str]
+
+
+def check_common(
+    info: MojoInfo,
+    mojo_versions: tuple[str, ...],
+    categories: tuple[str, ...] = SUPPORTED_CATEGORIES,
+) -> None:
     """Refuse what no algorithm here honours: unknown versions, categories, offsets, weights."""
     version = info.text("mojo_version")
     if version not in mojo_versions:
         raise UnsupportedMojoError(
             f"{info.algo} mojo_version {version} (supported: {', '.join(mojo_versions)})"
         )
-    if info.category not in SUPPORTED_CATEGORIES:
+    if info.category not in categories:
         raise UnsupportedMojoError(f"model category '{info.category}'")
     if info.flag("balance_classes"):
         raise UnsupportedMojoError("balance_classes=true (probability re-weighting)")

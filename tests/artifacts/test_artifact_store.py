@@ -13,6 +13,7 @@ import pytest
 from shared.artifacts import (
     ArtifactIntegrityError,
     ArtifactNotFoundError,
+    ArtifactOutsideStoreError,
     ArtifactStore,
     FileArtifactStore,
     S3ArtifactStore,
@@ -158,3 +159,51 @@ def test_s3_store_uses_aws_endpoint_url(s3_endpoint: str, s3_bucket: str, tmp_pa
 
     head = boto3.client("s3").head_object(Bucket=s3_bucket, Key=f"sha256/{stored.sha256}/model.zip")
     assert head["Metadata"]["sha256"] == stored.sha256
+
+
+def _outside_uris(store: ArtifactStore, stored_uri: str) -> list[str]:
+    digest = "0" * 64
+    if isinstance(store, S3ArtifactStore):
+        return [
+            f"s3://another-bucket/models/prod/sha256/{digest}/model.zip",
+            f"s3://{store.bucket}/elsewhere/sha256/{digest}/model.zip",
+            f"s3://{store.bucket}/models/prod/sha256/{digest}/../../../secrets.zip",
+            f"s3://{store.bucket}/models/prod/model.zip",
+        ]
+    root = Path(urlparse(stored_uri).path).parents[2]
+    return [
+        "file:///etc/passwd",
+        f"{root.as_uri()}/sha256/{digest}/../../../../etc/passwd",
+        f"{root.as_uri()}/model.zip",
+        f"{root.as_uri()}/sha256/not-a-digest/model.zip",
+    ]
+
+
+def test_fetch_is_confined_to_the_store(store: ArtifactStore, tmp_path: Path) -> None:
+    """No URI (a tampered registry row, say) can make the store read another file or bucket."""
+    stored = store.put_file(_mojo(tmp_path))
+    for uri in _outside_uris(store, stored.uri):
+        with pytest.raises(ArtifactOutsideStoreError):
+            store.fetch(uri, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists() or list((tmp_path / "dest").iterdir()) == []
+
+
+def test_a_symlink_out_of_the_file_store_is_refused(tmp_path: Path) -> None:
+    store = open_artifact_store((tmp_path / "store").as_uri())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a model")
+    folder = tmp_path / "store" / "sha256" / ("1" * 64)
+    folder.mkdir(parents=True)
+    (folder / "model.zip").symlink_to(secret)
+    with pytest.raises(ArtifactOutsideStoreError):
+        store.fetch((folder / "model.zip").as_uri(), tmp_path / "dest")
+
+
+def test_fetch_verified_refuses_a_uri_addressing_other_bytes(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    """A registry row whose sha256 and URI disagree is refused before any byte is fetched."""
+    first = store.put_file(_mojo(tmp_path, "a.zip"))
+    second = store.put_file(_mojo(tmp_path, "b.zip"))
+    with pytest.raises(ArtifactIntegrityError, match=second.sha256):
+        store.fetch_verified(first.uri, second.sha256, tmp_path / "dest")

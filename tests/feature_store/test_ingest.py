@@ -236,3 +236,26 @@ def test_nullable_integer_columns_treat_na_as_missing(conn: psycopg.Connection) 
     assert ingest_frame(conn, frame, "id", "ts", source="nullable").rows_written == 2
     rows = latest(conn, ["a", "b"])
     assert (rows["a"].dynamic_features, rows["b"].dynamic_features) == ({"n": 7}, {})
+
+
+def test_csv_cells_are_read_by_the_rules_models_score_with(
+    conn: psycopg.Connection, write_csv: Callable[[str, str], Path]
+) -> None:
+    """PredictCsv's missing tokens are missing, and numbers are what Java's parseDouble reads."""
+    text = (
+        "customer,ts,age,plan\n"
+        "c1,2024-01-01T00:00:00Z,NA,N/A\n"
+        "c2,2024-01-01T00:00:00Z,-,gold\n"
+        "c3,2024-01-01T00:00:00Z,1.5d,gold\n"
+        "c4,2024-01-01T00:00:00Z,1_000,gold\n"
+        "c5,2024-01-01T00:00:00Z,NaN,gold\n"
+    )
+    summary = ingest_file(conn, write_csv("tokens.csv", text), "customer", "ts")
+    assert (summary.rows_written, summary.rows_quarantined) == (3, 2)
+    stored = dict(conn.execute("SELECT entity_id, dynamic_features FROM feature_store").fetchall())
+    assert stored == {"c1": {}, "c2": {"plan": "gold"}, "c3": {"age": 1.5, "plan": "gold"}}
+    rejected = {entity: reason for _, entity, _, reason, _ in _quarantine(conn)}
+    assert rejected == {
+        "c4": "expected a number, got text '1_000'",
+        "c5": "number NaN is out of range",
+    }

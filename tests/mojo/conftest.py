@@ -16,6 +16,14 @@ import pytest
 
 from tests.mojo.parity import ParityCase, edge_rows, synthetic_frame
 
+DEFAULT_OPTIONS = {
+    "gbm": "default distribution per problem, categorical_encoding AUTO",
+    "drf": "defaults (binomial_double_trees off), categorical_encoding AUTO",
+    "xgboost": "gbtree booster, categorical_encoding AUTO",
+    "glm": "family per problem (gaussian, binomial, multinomial), MeanImputation",
+}
+ENSEMBLE_OPTIONS = "GBM+DRF+XGBoost bases, GLM metalearner, metalearner_transform NONE"
+
 
 @pytest.fixture(scope="session")
 def genmodel_jar(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -137,18 +145,19 @@ def parity_cases(
             extra = {**cross_validated, "keep_cross_validation_predictions": True}
             model = make(**(extra if dataset in stacked and algo != "glm" else {}))
             model.train(x=x, y=y, training_frame=frame)
-            cases[f"{algo}-{dataset}"] = _export(model, directory, f"{algo}-{dataset}", scoring_csv)
+            name = f"{algo}-{dataset}"
+            cases[name] = _export(model, directory, name, scoring_csv, DEFAULT_OPTIONS[algo])
             if algo != "glm":
                 bases.append(model)
         if dataset in stacked:
             ensemble = H2OStackedEnsembleEstimator(base_models=bases, seed=1)
             ensemble.train(x=x, y=y, training_frame=frame)
             name = f"stackedensemble-{dataset}"
-            cases[name] = _export(ensemble, directory, name, scoring_csv)
+            cases[name] = _export(ensemble, directory, name, scoring_csv, ENSEMBLE_OPTIONS)
     return cases
 
 
-def _export(model: Any, directory: Path, name: str, scoring_csv: Path) -> ParityCase:
+def _export(model: Any, directory: Path, name: str, scoring_csv: Path, options: str) -> ParityCase:
     target = directory / f"{name}.zip"
     Path(model.download_mojo(path=str(directory))).rename(target)
-    return ParityCase(name=name, mojo=target, scoring_csv=scoring_csv)
+    return ParityCase(name=name, mojo=target, scoring_csv=scoring_csv, options=options)

@@ -64,7 +64,9 @@ def test_unsupported_mojo_fails_with_the_reason(
     from tests.mojo.mojo_edit import rewrite_mojo, set_info
 
     case = parity_cases["gbm-prostate_binomial"]
-    edited = rewrite_mojo(case.mojo, tmp_path / "m.zip", lambda _, t: set_info(t, "algo", "kmeans"))
+    edited = rewrite_mojo(
+        case.mojo, tmp_path / "m.zip", lambda _, t: set_info(t, "algo", "no_such_algo")
+    )
     result = CliRunner().invoke(
         cli,
         [
@@ -78,7 +80,7 @@ def test_unsupported_mojo_fails_with_the_reason(
         ],
     )
     assert result.exit_code != 0
-    assert "algorithm 'kmeans'" in result.output
+    assert "algorithm 'no_such_algo'" in result.output
     assert not (tmp_path / "o.csv").exists()
 
 

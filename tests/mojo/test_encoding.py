@@ -5,7 +5,6 @@ Uses a GLM MOJO written by hand, so the expected predictions follow from its coe
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,51 +14,12 @@ import pytest
 from shared.mojo import MojoInputError, load_mojo
 from shared.mojo.frame_encoding import ARROW_MIN_ROWS
 from shared.mojo.model import MojoModel
-
-MODEL_INI = """[info]
-h2o_version = 3.46.0.11
-mojo_version = 1.00
-algo = glm
-category = Regression
-n_features = 2
-n_classes = 1
-n_columns = 3
-n_domains = 1
-balance_classes = false
-default_threshold = 0.5
-prior_class_distrib = null
-model_class_distrib = null
-escape_domain_values = true
-use_all_factor_levels = true
-cats = 1
-cat_offsets = [0, 3]
-nums = 1
-mean_imputation = true
-num_means = [2.5]
-cat_modes = [1]
-beta = [0.5, -1.0, 2.0, 3.0, 10.0]
-family = gaussian
-link = identity
-
-[columns]
-colour
-size
-target
-
-[domains]
-0: 3 d000.txt
-"""
-# eta = beta[level] + 3 * size + 10; missing colour -> mode (green), missing size -> mean 2.5
-COEFFICIENTS = {"red": 0.5, "green": -1.0, "blue": 2.0}
+from tests.handmade_mojo import COEFFICIENTS, write_glm_mojo
 
 
 @pytest.fixture
 def glm(tmp_path: Path) -> MojoModel:
-    path = tmp_path / "glm.zip"
-    with zipfile.ZipFile(path, "w") as bundle:
-        bundle.writestr("model.ini", MODEL_INI)
-        bundle.writestr("domains/d000.txt", "red\ngreen\nblue\n")
-    model = load_mojo(path)
+    model = load_mojo(write_glm_mojo(tmp_path / "glm.zip"))
     assert isinstance(model, MojoModel)
     return model
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from shared.registry import (
     CHAMPION_CHANNEL,
     Champion,
+    DuplicateArtifactError,
     H2OVersionMismatchError,
     ModelNotFoundError,
     NewModel,
@@ -222,3 +223,11 @@ def test_concurrent_promotions_are_serialised(conn: Conn, database_url: str) -> 
     assert len(outcome) == 1 and isinstance(outcome[0], RegistryError)
     assert "already the champion" in str(outcome[0])
     assert [p.reason for p in promotion_history(conn)] == ["first promoter"]
+
+
+def test_an_artifact_is_registered_once(conn: Conn) -> None:
+    first = register_model(conn, new_model())
+    again = new_model(artifact_sha256=first.artifact_sha256, algo="drf")
+    with pytest.raises(DuplicateArtifactError, match=f"model_version {first.model_version}"):
+        register_model(conn, again)
+    assert [m.model_version for m in list_models(conn)] == [first.model_version]

@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import json
 import socket
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
 from converge.cli import cli
-from shared.registry import current_champion, promotion_history, register_model
-from tests.registry.factories import new_model
+from shared.artifacts import open_artifact_store, sha256_file
+from shared.registry import NewModel, current_champion, promotion_history, register_model
+from tests.handmade_mojo import write_glm_mojo
+from tests.registry.factories import new_model, stored_model
+
+Conn = psycopg.Connection[Any]
 
 
 @pytest.fixture
-def run(database_url: str, settings_env: Callable[..., None]) -> Callable[..., Result]:
-    """Invoke `converge registry ...` with DATABASE_URL pointing at the test database."""
-    settings_env(DATABASE_URL=database_url)
+def store_uri(tmp_path: Path) -> str:
+    """The artifact store of the CLI under test (a folder)."""
+    return (tmp_path / "store").as_uri()
+
+
+@pytest.fixture
+def run(
+    database_url: str, store_uri: str, settings_env: Callable[..., None]
+) -> Callable[..., Result]:
+    """Invoke `converge registry ...` on the test database and artifact store."""
+    settings_env(DATABASE_URL=database_url, ARTIFACT_STORE_URI=store_uri)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, ["registry", *args])
@@ -27,9 +42,11 @@ def run(database_url: str, settings_env: Callable[..., None]) -> Callable[..., R
     return invoke
 
 
-def test_promote_champion_rollback_round_trip(run: Any, conn: psycopg.Connection[Any]) -> None:
-    first = register_model(conn, new_model())
-    second = register_model(conn, new_model(algo="drf"))
+def test_promote_champion_rollback_round_trip(
+    run: Any, store_uri: str, conn: psycopg.Connection[Any]
+) -> None:
+    first = register_model(conn, stored_model(store_uri))
+    second = register_model(conn, stored_model(store_uri, algo="drf"))
     assert run("champion").exit_code == 1
 
     promoted = run("promote", str(first.model_version), "--reason", "baseline")
@@ -54,8 +71,8 @@ def test_promote_champion_rollback_round_trip(run: Any, conn: psycopg.Connection
     assert len(history) == 3 and "drift" in history[0]
 
 
-def test_show_and_json_output(run: Any, conn: psycopg.Connection[Any]) -> None:
-    model = register_model(conn, new_model())
+def test_show_and_json_output(run: Any, store_uri: str, conn: psycopg.Connection[Any]) -> None:
+    model = register_model(conn, stored_model(store_uri))
     run("promote", str(model.model_version), "--reason", "json")
 
     shown = json.loads(run("show", str(model.model_version)).output)
@@ -68,8 +85,10 @@ def test_show_and_json_output(run: Any, conn: psycopg.Connection[Any]) -> None:
     assert champion["reason"] == "json"
 
 
-def test_refusals_exit_non_zero_with_the_cause(run: Any, conn: psycopg.Connection[Any]) -> None:
-    mismatched = register_model(conn, new_model(h2o_version="3.44.0.3"))
+def test_refusals_exit_non_zero_with_the_cause(
+    run: Any, store_uri: str, conn: psycopg.Connection[Any]
+) -> None:
+    mismatched = register_model(conn, stored_model(store_uri, h2o_version="3.44.0.3"))
 
     refused = run("promote", str(mismatched.model_version), "--reason", "try")
     assert refused.exit_code == 1
@@ -109,3 +128,47 @@ def test_missing_versions_file_is_a_clear_error(
     result = run("list")
     assert result.exit_code == 1
     assert "/nonexistent/versions.env not found" in result.output
+
+
+def _damaged(damage: str, store_uri: str, tmp_path: Path) -> NewModel:
+    """A registration whose artifact serving could not load, in the way `damage` says."""
+    if damage == "not a mojo":
+        fake = tmp_path / "fake.zip"
+        with zipfile.ZipFile(fake, "w") as bundle:
+            bundle.writestr("readme.txt", "a zip, not a MOJO")
+        stored = open_artifact_store(store_uri).put_file(fake)
+        return new_model(artifact_uri=stored.uri, artifact_sha256=stored.sha256)
+    if damage == "outside the store":
+        elsewhere = write_glm_mojo(tmp_path / "elsewhere" / "model.zip", intercept=1.5)
+        return new_model(artifact_uri=elsewhere.as_uri(), artifact_sha256=sha256_file(elsewhere))
+    new = stored_model(store_uri)
+    path = Path(urlparse(new.artifact_uri).path)
+    if damage == "delete":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes() + b"tampered")
+    return new
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("delete", "no artifact at"),
+        ("corrupt", "is corrupt: expected sha256"),
+        ("not a mojo", "not an H2O-3 MOJO"),
+        ("outside the store", "outside the store"),
+    ],
+)
+def test_promote_refuses_an_artifact_serving_could_not_load(
+    damage: str, reason: str, run: Any, store_uri: str, conn: Conn, tmp_path: Path
+) -> None:
+    """Nothing is written unless the artifact exists, hashes to its sha256 and loads."""
+    good = register_model(conn, stored_model(store_uri))
+    assert run("promote", str(good.model_version), "--reason", "baseline").exit_code == 0
+    bad = register_model(conn, _damaged(damage, store_uri, tmp_path))
+    refused = run("promote", str(bad.model_version), "--reason", "try")
+    assert refused.exit_code == 1, refused.output
+    assert f"model_version {bad.model_version} refused" in refused.output
+    assert reason in refused.output and "nothing was promoted" in refused.output
+    champion = current_champion(conn)
+    assert champion is not None and champion.model.model_version == good.model_version

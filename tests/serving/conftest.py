@@ -23,6 +23,7 @@ from shared.artifacts import ArtifactStore, open_artifact_store
 from shared.registry import NewModel, promote, register_model
 from shared.settings import Settings
 from shared.versions import pinned_versions
+from tests.handmade_mojo import write_glm_mojo
 from tests.serving.services import PrivatePostgres, PrivateRedis
 
 FEATURES = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
@@ -231,3 +232,25 @@ def private_registry(private_postgres: PrivatePostgres, tmp_path: Path) -> Regis
 def private_champion(private_registry: Registry, trained_mojos: list[TrainedMojo]) -> int:
     """`champion` on the private registry."""
     return _promote_first(private_registry, trained_mojos)
+
+
+def glm_mojo(tmp_path: Path, intercept: float = 10.0) -> TrainedMojo:
+    """A real (hand-made) GLM MOJO reading `colour` and `size`: no H2O JVM needed."""
+    path = write_glm_mojo(tmp_path / f"glm-{intercept}.zip", intercept)
+    return TrainedMojo(path, "glm", ["colour", "size"])
+
+
+@pytest.fixture
+def glm_champion(registry: Registry, tmp_path: Path) -> int:
+    """The hand-made GLM registered and promoted; returns its model_version."""
+    version = registry.register(glm_mojo(tmp_path))
+    registry.promote(version)
+    return version
+
+
+@pytest.fixture
+def private_glm_champion(private_registry: Registry, tmp_path: Path) -> int:
+    """`glm_champion` on the private registry."""
+    version = private_registry.register(glm_mojo(tmp_path))
+    private_registry.promote(version)
+    return version

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.handmade_mojo import write_glm_mojo
 from tests.serving.client import metric, running_app
 from tests.serving.conftest import (
     PATIENT,
@@ -82,7 +83,7 @@ async def test_promotion_during_a_stream_swaps_with_no_failed_request(
     assert metric(metrics_text, "converge_model_info", model_version=str(champion)) is None
 
 
-@pytest.mark.parametrize("fault", ["sha256", "h2o_version"])
+@pytest.mark.parametrize("fault", ["sha256", "h2o_version", "missing"])
 async def test_a_bad_new_champion_is_refused_and_the_old_keeps_serving(
     registry: Registry,
     champion: int,
@@ -98,6 +99,9 @@ async def test_a_bad_new_champion_is_refused_and_the_old_keeps_serving(
             bad = registry.register(trained_mojos[1])
             stored = registry.artifact_path(bad)
             stored.write_bytes(b"not a mojo" + stored.read_bytes())
+        elif fault == "missing":
+            bad = registry.register(trained_mojos[1])
+            registry.artifact_path(bad).unlink()
         else:
             forged = with_other_h2o_version(trained_mojos[1].path, tmp_path / "f.zip", "3.40.0.1")
             bad = registry.register(TrainedMojo(forged, "gbm", trained_mojos[1].features))
@@ -112,8 +116,16 @@ async def test_a_bad_new_champion_is_refused_and_the_old_keeps_serving(
         assert await _served_version(client) == champion
         ready = await client.get("/ready")
         assert ready.status_code == 200 and ready.json()["model"]["model_version"] == champion
+        assert ready.json()["refused"]["model_version"] == bad
+        # The follower kept going: the next good promotion is served, and /ready heals.
+        glm = TrainedMojo(write_glm_mojo(tmp_path / "glm.zip"), "glm", ["colour", "size"])
+        fixed = registry.register(glm)
+        await asyncio.to_thread(registry.promote, fixed)
+        await _wait_for_version(client, fixed, timeout_s=5)
+        assert "refused" not in (await client.get("/ready")).json()
     assert any(
         f"model_version {bad} refused" in r.message
-        and f"still serving model_version {champion}" in r.message
+        and f"serving model_version {champion}" in r.message
         for r in caplog.records
     )
+    assert not any("lost its connection" in r.message for r in caplog.records)

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from serving.model_holder import ModelRefusedError
-from shared.versions import pinned_versions
 from tests.serving.client import metric, running_app
 from tests.serving.conftest import (
     Registry,
     TrainedMojo,
+    glm_mojo,
     serving_settings,
     settings_for,
     with_other_h2o_version,
@@ -77,45 +76,69 @@ async def test_bad_requests_get_422_naming_the_field(
     assert field in response.text
 
 
-@pytest.mark.h2o
-async def test_champion_from_another_h2o_version_stops_start_up(
-    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
-) -> None:
-    version = registry.register(trained_mojos[0], h2o_version="3.44.0.3")
-    registry.promote(version, allow_version_mismatch=True)
-    settings = settings_for(registry, redis_url, tmp_path)
-    with pytest.raises(ModelRefusedError) as refused:
-        async with running_app(serving_settings(tmp_path), settings):
-            pass
-    message = str(refused.value)
-    assert "3.44.0.3" in message and pinned_versions().h2o_version in message
-
-
-@pytest.mark.h2o
-async def test_mojo_written_by_another_h2o_version_stops_start_up(
-    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
-) -> None:
-    forged = with_other_h2o_version(trained_mojos[0].path, tmp_path / "old.zip", "3.40.0.1")
-    version = registry.register(TrainedMojo(forged, "gbm", trained_mojos[0].features))
-    registry.promote(version)
-    settings = settings_for(registry, redis_url, tmp_path)
-    with pytest.raises(ModelRefusedError, match=r"h2o 3\.40\.0\.1.*H2O_VERSION 3\.46"):
-        async with running_app(serving_settings(tmp_path), settings):
-            pass
-
-
-@pytest.mark.h2o
-async def test_corrupted_artifact_stops_start_up(
-    registry: Registry, trained_mojos: list[TrainedMojo], redis_url: str, tmp_path: Path
-) -> None:
-    version = registry.register(trained_mojos[0])
+def _bad_champion(fault: str, registry: Registry, mojo: TrainedMojo, tmp_path: Path) -> int:
+    """Register and promote a champion serving must refuse, in the way `fault` names."""
+    if fault == "h2o_version":
+        version = registry.register(mojo, h2o_version="3.44.0.3")
+        registry.promote(version, allow_version_mismatch=True)
+        return version
+    if fault == "mojo_h2o_version":
+        forged = with_other_h2o_version(mojo.path, tmp_path / "old.zip", "3.40.0.1")
+        version = registry.register(TrainedMojo(forged, "gbm", mojo.features))
+    else:
+        version = registry.register(mojo)
     registry.promote(version)
     stored = registry.artifact_path(version)
-    stored.write_bytes(stored.read_bytes() + b"tampered")
+    if fault == "sha256":
+        stored.write_bytes(stored.read_bytes() + b"tampered")
+    elif fault == "missing":
+        stored.unlink()
+    return version
+
+
+FAULTS = {
+    "h2o_version": ("h2o_version", "3.44.0.3"),
+    "mojo_h2o_version": ("h2o_version", "h2o 3.40.0.1"),
+    "sha256": ("sha256", "is corrupt"),
+    "missing": ("missing", "no artifact at"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_a_refused_champion_at_start_up_serves_the_newest_good_earlier_one(
+    fault: str, registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    """A pod restarted while the champion is bad serves the previous champion, never crash-loops."""
+    good = registry.register(glm_mojo(tmp_path, 1.0))
+    registry.promote(good)
+    bad = _bad_champion(fault, registry, glm_mojo(tmp_path, 2.0), tmp_path)
+    reason, named = FAULTS[fault]
     settings = settings_for(registry, redis_url, tmp_path)
-    with pytest.raises(ModelRefusedError, match=f"model_version {version} refused.*sha256"):
-        async with running_app(serving_settings(tmp_path), settings):
-            pass
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        ready = await client.get("/ready")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert body["model"]["model_version"] == good
+        assert body["refused"]["model_version"] == bad and body["refused"]["reason"] == reason
+        assert named in body["refused"]["message"]
+        predicted = await client.post("/v1/predict", json={"features": {"size": 2}})
+        assert predicted.status_code == 200 and predicted.json()["model_version"] == good
+        text = (await client.get("/metrics")).text
+        assert metric(text, "converge_model_refusals_total", reason=reason) == 1.0
+
+
+async def test_a_refused_champion_with_nothing_earlier_leaves_the_app_up_but_not_ready(
+    registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    bad = _bad_champion("sha256", registry, glm_mojo(tmp_path, 3.0), tmp_path)
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        assert (await client.get("/health")).status_code == 200
+        ready = await client.get("/ready")
+        assert ready.status_code == 503
+        assert f"model_version {bad} refused" in ready.json()["reason"]
+        assert "no earlier champion" in ready.json()["reason"]
+        assert ready.json()["refused"]["reason"] == "sha256"
 
 
 async def test_malformed_json_gets_422(registry: Registry, redis_url: str, tmp_path: Path) -> None:

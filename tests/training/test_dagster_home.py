@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import yaml
 from dagster._core.instance.config import PoolGranularity
 from psycopg import sql
 
-from resources.dagster_home import ensure_database, psycopg2_url, render_instance_yaml
+from resources.dagster_home import (
+    STORAGE_URL_ENV,
+    ensure_database,
+    psycopg2_url,
+    render_instance_yaml,
+)
 from resources.training_policy import TRAINING_POOL
 from tests.training.conftest import TrainingEnvironment
 
@@ -42,7 +48,7 @@ def test_instance_runs_on_postgres_with_queue_and_pool(
 ) -> None:
     instance = training_environment.instance
     config = yaml.safe_load((training_environment.dagster_home / "dagster.yaml").read_text())
-    assert config["storage"]["postgres"]["postgres_url"].startswith("postgresql+psycopg2://")
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": STORAGE_URL_ENV}
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     # The admitted training runs are launched side by side, not one after another.
@@ -71,3 +77,16 @@ def test_ensure_database_is_idempotent(training_environment: TrainingEnvironment
 def test_pool_limit_below_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="pool limit must be at least 1"):
         render_instance_yaml(tmp_path, "postgresql://postgres@localhost/x", pool_limit=0)
+
+
+def test_the_instance_file_holds_no_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(STORAGE_URL_ENV, raising=False)
+    url = "postgresql://dagster:s3cr%21t@db.example:5432/dagster"
+    written = render_instance_yaml(tmp_path, url, pool_limit=2)
+    assert "s3cr" not in written.read_text()
+    assert (
+        os.environ[STORAGE_URL_ENV]
+        == "postgresql+psycopg2://dagster:s3cr%21t@db.example:5432/dagster"
+    )

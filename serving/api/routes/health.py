@@ -20,10 +20,18 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(state: StateDep) -> JSONResponse:
-    """Readiness: a verified champion is loaded; reports each dependency's breaker state."""
+    """Readiness: a verified model is loaded (the champion, or the newest earlier one when the
+    champion was refused: `refused` says which and why); reports each breaker's state."""
     model = state.holder.current
     breakers = {name: breaker.state.value for name, breaker in state.breakers.items()}
     body: dict[str, Any] = {"ready": model is not None, "breakers": breakers}
+    refused = state.holder.refused
+    if refused is not None:
+        body["refused"] = {
+            "model_version": refused.model_version,
+            "reason": refused.reason,
+            "message": str(refused),
+        }
     if model is None:
         body["reason"] = state.holder.not_ready_reason
         return JSONResponse(body, status_code=503)
