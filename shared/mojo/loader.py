@@ -24,6 +24,8 @@ SUPPORTED_ALGOS = (
     "isolationforest",
     "extendedisolationforest",
     "kmeans",
+    "gam",
+    "rulefit",
 )
 
 
@@ -74,6 +76,8 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
             )
         scorer = EncodedScorer(encoding, scorer)
         info, encoder = encoding.input_info(info), encoding.row_encoder()
+    # A GAM reads its gam columns raw: what a user sends is not model.ini's feature list.
+    info = getattr(scorer, "input_info", info)
     # Score one row of zeros (level 0, offset 0) now: it loads the compiled kernel (so the first
     # request does not pay for it) and proves the model scores at all before anyone relies on it.
     # Not all-missing: a GLM trained with missing_values_handling=Skip cannot score that.
@@ -85,9 +89,11 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
     """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
     from shared.mojo.ensemble import EnsembleScorer
     from shared.mojo.extended_isolation_forest import ExtendedIsolationForestScorer
+    from shared.mojo.gam import GamScorer
     from shared.mojo.glm import GlmScorer
     from shared.mojo.isolation_forest import IsolationForestScorer
     from shared.mojo.kmeans import KMeansScorer
+    from shared.mojo.rulefit import RuleFitScorer
     from shared.mojo.tree_models import DrfScorer, GbmScorer
     from shared.mojo.xgboost_model import XGBoostScorer
 
@@ -108,6 +114,10 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
         return ExtendedIsolationForestScorer(archive, info)
     if algo == "kmeans":
         return KMeansScorer(info)
+    if algo == "gam":
+        return GamScorer(archive, info)
+    if algo == "rulefit":
+        return RuleFitScorer(archive, info, make_scorer)
     raise UnsupportedMojoError(f"algorithm '{algo}' (supported: {', '.join(SUPPORTED_ALGOS)})")
 
 
