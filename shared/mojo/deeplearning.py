@@ -60,8 +60,7 @@ class _Layer:
         else:
             sums = weighted_sums(inputs, self.weights, self.bias, stripes=8)
             if self.activation.startswith("Tanh"):
-                with np.errstate(over="ignore"):
-                    out = 1.0 - 2.0 / (1.0 + np.exp(2.0 * sums))
+                out = 1.0 - 2.0 / (1.0 + np.exp(2.0 * sums))
             elif self.activation.startswith("Rectifier"):
                 out = 0.5 * (sums + np.abs(sums))
             else:  # Softmax or Linear: the output layer, finished by the scorer
@@ -193,8 +192,14 @@ class DeepLearningScorer:
     def score(self, rows: FloatArray) -> FloatArray:
         """score0 for every row."""
         values = self._input_layer(rows)
-        for layer in self._layers:
-            values = layer.forward(values)
+        # Infinite inputs give inf - inf = NaN on the way, which genmodel refuses at the end too.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in self._layers:
+                values = layer.forward(values)
+            return self._finish(values, rows)
+
+    def _finish(self, values: FloatArray, rows: FloatArray) -> FloatArray:
+        """modifyOutputs: softmax and the label, or the de-standardised regression value."""
         if self._classifier:
             probabilities = _softmax(values).T
             if np.isnan(probabilities).any():
@@ -208,8 +213,7 @@ class DeepLearningScorer:
         if self._resp is not None:
             predicted = predicted / self._resp[0] + self._resp[1]
         if self._distribution in _EXP_LINK:
-            with np.errstate(over="ignore"):
-                predicted = np.minimum(1e19, np.exp(predicted))
+            predicted = np.minimum(1e19, np.exp(predicted))
         result: FloatArray = predicted[:, None]
         if np.isnan(result).any():
             raise MojoInputError(_nan_message(result, "regression target"))
