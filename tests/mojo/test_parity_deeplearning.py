@@ -90,6 +90,21 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"distribution": "laplace"},
         "distribution=laplace",
     ),
+    "rectifier-prostate_tweedie": (
+        "prostate_regression",
+        {"distribution": "tweedie"},
+        "distribution=tweedie (log link)",
+    ),
+    "tanh-synthetic_huber": (
+        "synthetic_regression",
+        {"activation": "Tanh", "distribution": "huber"},
+        "distribution=huber",
+    ),
+    "maxout-prostate_quantile": (
+        "prostate_regression",
+        {"activation": "Maxout", "distribution": "quantile"},
+        "distribution=quantile",
+    ),
 }
 
 AUTOENCODER = "autoencoder-prostate"
