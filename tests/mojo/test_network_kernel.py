@@ -1,4 +1,4 @@
-"""The layer kernel sums in genmodel's order, to the bit, for any layer shape and row count."""
+"""The layer kernel sums in genmodel's order to the bit: both paths, any layer shape."""
 
 from __future__ import annotations
 
@@ -36,7 +36,16 @@ def _genmodel_sums(
 
 @pytest.mark.parametrize(
     ("columns", "neurons", "rows", "stripes"),
-    [(3, 5, 1, 8), (8, 4, 70, 8), (17, 9, 130, 8), (43, 7, 65, 8), (13, 6, 67, 1), (1, 1, 3, 1)],
+    [
+        (3, 5, 1, 8),
+        (21, 5, 7, 8),
+        (8, 4, 70, 8),
+        (17, 9, 130, 8),
+        (43, 7, 65, 8),
+        (13, 6, 67, 1),
+        (13, 6, 2, 1),
+        (1, 1, 3, 1),
+    ],
 )
 def test_sums_match_genmodel_bit_for_bit(
     columns: int, neurons: int, rows: int, stripes: int
@@ -47,6 +56,9 @@ def test_sums_match_genmodel_bit_for_bit(
     weights = rng.normal(size=(neurons, columns)).astype(np.float32).astype(np.float64)
     bias = rng.normal(size=neurons)
     ours = weighted_sums(inputs, weights, bias, stripes)
+    rectified = weighted_sums(inputs, weights, bias, stripes, rectify=True)
     for row in range(rows):
         expected = _genmodel_sums(inputs[:, row], weights, bias, stripes)
         assert ours[:, row].tolist() == expected, f"row {row}"
+        # RectifierOut: 0.5f * (x + Math.abs(x))
+        assert rectified[:, row].tolist() == [0.5 * (x + abs(x)) for x in expected], f"row {row}"
