@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 _ROW_BLOCK = 64  # rows per pass: 4 neurons x 8 partial sums x 64 rows (16 KB) stay in L1
-_FEW_ROWS = 8  # below this, row by row: the blocked loop's set-up costs more than it saves
 
 
 def _compile(function: Callable[..., Any]) -> Any:
@@ -118,39 +117,7 @@ def _weighted_sums(
                         total[row] = 0.5 * (total[row] + abs(total[row]))
 
 
-def _weighted_sums_by_row(
-    inputs: FloatArray,
-    weights: FloatArray,
-    bias: FloatArray,
-    stripes: int,
-    rectify: bool,
-    out: FloatArray,
-) -> None:
-    # A few rows (serving's micro-batches): row by row as genmodel loops, with no per-block set-up.
-    columns, rows = inputs.shape
-    striped = (columns // stripes) * stripes
-    partial = np.empty(stripes)
-    for row in range(rows):
-        x = np.ascontiguousarray(inputs[:, row])
-        for neuron in range(weights.shape[0]):
-            w = weights[neuron]
-            partial[:] = 0.0
-            for column in range(0, striped, stripes):
-                for stripe in range(stripes):
-                    partial[stripe] += w[column + stripe] * x[column + stripe]
-            if stripes == 8:
-                total = 0.0 + (((partial[0] + partial[1]) + partial[2]) + partial[3])
-                total += ((partial[4] + partial[5]) + partial[6]) + partial[7]
-            else:
-                total = partial[0]
-            for column in range(striped, columns):
-                total += w[column] * x[column]
-            total += bias[neuron]
-            out[neuron, row] = 0.5 * (total + abs(total)) if rectify else total
-
-
 _weighted_sums_compiled = _compile(_weighted_sums)
-_weighted_sums_by_row_compiled = _compile(_weighted_sums_by_row)
 
 
 def weighted_sums(
@@ -161,8 +128,5 @@ def weighted_sums(
     With `rectify`, genmodel's Rectifier is applied to the sums in the same pass.
     """
     out = np.empty((weights.shape[0], inputs.shape[1]))
-    kernel = (
-        _weighted_sums_by_row_compiled if inputs.shape[1] < _FEW_ROWS else _weighted_sums_compiled
-    )
-    kernel(np.ascontiguousarray(inputs), weights, bias, stripes, rectify, out)
+    _weighted_sums_compiled(np.ascontiguousarray(inputs), weights, bias, stripes, rectify, out)
     return out

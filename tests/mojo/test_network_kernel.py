@@ -1,4 +1,4 @@
-"""The layer kernel sums in genmodel's order to the bit: both paths, any layer shape."""
+"""The layer kernel sums in genmodel's order to the bit, for any layer shape and row count."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def _genmodel_sums(
     [
         (3, 5, 1, 8),
         (21, 5, 7, 8),
+        (200, 9, 3, 8),
         (8, 4, 70, 8),
         (17, 9, 130, 8),
         (43, 7, 65, 8),
