@@ -20,6 +20,7 @@ SUPPORTED_ALGOS = (
     "drf",
     "xgboost",
     "glm",
+    "deeplearning",
     "stackedensemble",
     "isolationforest",
     "extendedisolationforest",
@@ -87,6 +88,7 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
 
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
     """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
+    from shared.mojo.deeplearning import DeepLearningScorer
     from shared.mojo.ensemble import EnsembleScorer
     from shared.mojo.extended_isolation_forest import ExtendedIsolationForestScorer
     from shared.mojo.gam import GamScorer
@@ -106,6 +108,8 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
         return XGBoostScorer(archive, info)
     if algo == "glm":
         return GlmScorer(archive, info)
+    if algo == "deeplearning":
+        return DeepLearningScorer(archive, info)
     if algo == "stackedensemble":
         return EnsembleScorer(archive, info, make_scorer)
     if algo == "isolationforest":
