@@ -30,7 +30,7 @@ TOP_LEVEL_EDITS = [
     ("glm-prostate_regression", "mean_imputation", "false", "MeanImputation"),
     ("xgboost-prostate_binomial", "booster", "dart", "booster 'dart'"),
     ("xgboost-prostate_binomial", "has_offset", "true", "offset"),
-    ("stackedensemble-prostate_binomial", "metalearner_transform", "Logit", "Logit"),
+    ("stackedensemble-prostate_binomial", "metalearner_transform", "Percentile", "'Percentile'"),
 ]
 
 
@@ -60,6 +60,19 @@ def test_refuses_an_ensemble_whose_base_model_is_unsupported(
         lambda name, text: set_info(text, "algo", "deeplearning") if "/GBM/" in name else text,
     )
     with pytest.raises(UnsupportedMojoError, match="algorithm 'deeplearning'"):
+        load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_an_ensemble_whose_metalearner_is_unsupported(
+    parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    edited = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "edited.zip",
+        lambda name, text: set_info(text, "algo", "naivebayes") if "/metalearner" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match=r"metalearner \(naivebayes\).*'naivebayes'"):
         load_mojo(edited)
 
 
