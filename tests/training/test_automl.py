@@ -91,11 +91,11 @@ def _train(environment: TrainingEnvironment) -> str:
 
 def _materializations(environment: TrainingEnvironment, run_id: str) -> dict[str, Any]:
     entries = environment.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-    found = {}
+    found: dict[str, Any] = {}
     for entry in entries:
         event = entry.dagster_event
         assert event is not None and event.asset_key == AssetKey("candidate_model")
-        found[event.partition] = {
+        found[str(event.partition)] = {
             k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()
         }
     return found

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 from dagster import AssetMaterialization
@@ -91,6 +92,7 @@ def _train(
 ) -> dict[str, tuple[TrainedCandidate, StoredArtifact]]:
     """Train `configs` on the instance's training frame and store their MOJOs."""
     frame = defs.load_asset_value("training_frame", instance=environment.instance)
+    assert isinstance(frame, pd.DataFrame)
     store = open_artifact_store()
     trained = {}
     with H2OResource().session(owner="test_champion") as session:
