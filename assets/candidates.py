@@ -19,7 +19,6 @@ from dagster import AssetExecutionContext, AssetMaterialization, Failure, Metada
 from assets.fanout import candidate_backfill_policy
 from assets.h2o_training import (
     CandidateTrainingError,
-    ParityError,
     TrainedCandidate,
     train_candidate,
     upload_frames,
@@ -30,6 +29,7 @@ from resources.environments import get_training_policy
 from resources.h2o import H2OResource
 from resources.training_policy import TRAINING_POOL
 from shared.artifacts import StoredArtifact
+from shared.parity import ParityError
 
 # The step failure's metadata key holding {config: error}; `assets.pipeline` reads it back.
 FAILED_CONFIGS = "failed_configs"

@@ -15,16 +15,11 @@ from assets.model_configs import AUTOML, ModelConfig
 from assets.training_frame import LABEL, SPLIT, categorical_columns, feature_columns
 from resources.h2o import H2OSession
 from shared.mojo import UnsupportedMojoError, load_mojo
-
-PARITY_TOLERANCE = 1e-6
+from shared.parity import check_parity
 
 
 class CandidateTrainingError(RuntimeError):
     """H2O refused or failed a candidate; the message names the config and H2O's reason."""
-
-
-class ParityError(AssertionError):
-    """The JVM-free runtime and H2O disagree on the validation frame beyond the tolerance."""
 
 
 @dataclass(frozen=True)
@@ -169,24 +164,6 @@ def _metrics(performance: Any) -> dict[str, float]:
     return {name: value for name, value in metrics.items() if np.isfinite(value)}
 
 
-def parity_difference(h2o_predictions: pd.DataFrame, runtime: pd.DataFrame) -> tuple[str, float]:
-    """The runtime column that differs most from H2O's probabilities, and by how much.
-
-    Probability columns are matched by position (both follow the response domain order); H2O's
-    Python client and genmodel name them differently (`p0` vs the class label).
-    """
-    expected = h2o_predictions.drop(columns=["predict"])
-    actual = runtime.drop(columns=["predict"], errors="ignore")
-    if expected.shape != actual.shape:
-        raise ParityError(
-            f"runtime returned columns {list(runtime.columns)} for {len(runtime)} rows; "
-            f"H2O returned {list(h2o_predictions.columns)} for {len(h2o_predictions)} rows"
-        )
-    diffs = np.abs(actual.to_numpy(dtype=float) - expected.to_numpy(dtype=float)).max(axis=0)
-    worst = int(np.argmax(diffs))
-    return str(actual.columns[worst]), float(diffs[worst])
-
-
 def train_candidate(
     session: H2OSession, config: ModelConfig, frames: UploadedFrames, workdir: Path
 ) -> TrainedCandidate:
@@ -212,12 +189,9 @@ def train_candidate(
                 f"config {config.name}: the JVM-free runtime refuses {model.model_id}'s MOJO: {exc}"
             ) from exc
         runtime = loaded.predict(frames.valid_features)
-        column, difference = parity_difference(expected, runtime)
-        if difference > PARITY_TOLERANCE:
-            raise ParityError(
-                f"config {config.name}: JVM-free runtime differs from H2O on column {column!r} "
-                f"by {difference:.3e} (tolerance {PARITY_TOLERANCE:.0e}) on the validation frame"
-            )
+        difference = check_parity(
+            expected, runtime, f"config {config.name} on the validation frame"
+        )
         metrics = _metrics(model.model_performance(frames.valid))
     finally:
         session.remove(session.keys[created:])

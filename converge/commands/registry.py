@@ -1,4 +1,4 @@
-"""`converge registry ...`: inspect registered models and move the champion (promote, rollback)."""
+"""`converge registry ...`: inspect models, register your own MOJO, move the champion."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import click
 import psycopg
 
+from converge.cli import LazyGroup
 from shared.db import connect
 from shared.registry import (
     Champion,
@@ -27,7 +28,7 @@ from shared.versions import VersionsFileError
 
 
 @contextmanager
-def _registry() -> Iterator[psycopg.Connection[Any]]:
+def registry_connection() -> Iterator[psycopg.Connection[Any]]:
     """A connection whose registry refusals become CLI errors (exit 1, message on stderr)."""
     try:
         with connect() as conn:
@@ -80,7 +81,7 @@ mismatch_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"register": "converge.commands.register:registry_register"})
 def registry() -> None:
     """Inspect the model registry and choose the champion."""
 
@@ -89,7 +90,7 @@ def registry() -> None:
 @json_option
 def registry_list(as_json: bool) -> None:
     """List every model version; `*` marks the champion."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         models = list_models(conn)
         champion = current_champion(conn)
     champion_version = champion.model.model_version if champion else None
@@ -106,7 +107,7 @@ def registry_list(as_json: bool) -> None:
 @click.argument("model_version", type=click.IntRange(min=1))
 def registry_show(model_version: int) -> None:
     """Print everything recorded about one model version."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         click.echo(_as_json(asdict(get_model(conn, model_version))))
 
 
@@ -114,7 +115,7 @@ def registry_show(model_version: int) -> None:
 @json_option
 def registry_champion(as_json: bool) -> None:
     """Print the current champion (exit 1 when none was promoted)."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         champion = current_champion(conn)
     if champion is None:
         raise click.ClickException("no champion: no model was ever promoted")
@@ -124,7 +125,7 @@ def registry_champion(as_json: bool) -> None:
 @registry.command("history")
 def registry_history() -> None:
     """Print every promotion, newest first."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         history = promotion_history(conn)
     if not history:
         click.echo("no promotions yet")
@@ -136,7 +137,7 @@ def registry_history() -> None:
 
 
 def _move_champion(action: Callable[[psycopg.Connection[Any]], Champion]) -> None:
-    with _registry() as conn:
+    with registry_connection() as conn:
         champion = action(conn)
     click.echo(_champion_text(champion))
 
