@@ -128,7 +128,7 @@ def _mojo_with(exported: Exported, tmp_path: Path, key: str, value: str) -> Path
 
 def _shifted_predictions(exported: Exported, tmp_path: Path) -> Path:
     predictions = pd.read_csv(exported.predictions)
-    predictions.loc[7, "p1"] += 0.01
+    predictions["p1"] = predictions["p1"] + [0.01 if i == 7 else 0.0 for i in range(60)]
     path = tmp_path / "shifted.csv"
     predictions.to_csv(path, index=False)
     return path

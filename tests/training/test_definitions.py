@@ -33,7 +33,7 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
     candidate = graph.get(AssetKey("candidate_model"))
     assert candidate.pools == {"h2o_training"}
     assert candidate.backfill_policy is not None
-    assert candidate.backfill_policy.max_partitions_per_run == 3  # 6 shipped configs, N = 2
+    assert candidate.backfill_policy.max_partitions_per_run == 5  # 9 shipped configs, N = 2
     assert candidate.partitions_def is not None
     assert candidate.partitions_def.name == "model_configs"  # type: ignore[attr-defined]
     assert graph.get(AssetKey("training_frame")).parent_keys == {AssetKey("labels")}
