@@ -1,4 +1,4 @@
-"""Acceptance: an `automl:`-only matrix -> `converge demo` promotes its leader -> `converge serve`."""
+"""Acceptance: an automl-only matrix -> `converge demo` promotes its leader -> `converge serve`."""
 
 from __future__ import annotations
 
