@@ -83,7 +83,7 @@ def _parity(model: MojoModel, predictions: Path, rows: Path) -> dict[str, Any]:
         )
     try:
         runtime = model.predict(frame)
-        difference = check_parity(expected, runtime, f"{rows.name}")
+        difference = check_parity(expected, runtime, rows.name)
     except (ParityError, MojoInputError, ValueError) as exc:
         raise click.ClickException(f"parity check failed: {exc}") from exc
     return {"parity_max_abs_diff": difference, "parity_rows": len(frame)}
