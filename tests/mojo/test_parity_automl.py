@@ -66,7 +66,8 @@ def automl_cases(
             max_models=len(BASE_MODELS),
             nfolds=3,
             seed=1,
-            max_runtime_secs=120,  # a guard: these runs take seconds
+            # A guard only: a run cut short would miss families. Each run needs ~30 s of JVM CPU.
+            max_runtime_secs=600,
             modeling_plan=MODELING_PLAN,
             project_name=f"parity_{name}",
             verbosity=None,
