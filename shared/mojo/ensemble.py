@@ -55,13 +55,11 @@ class EnsembleScorer:
             base_info = nested.model_info()
             _check_same_levels(info, base_info, key)
             columns = [names.index(name) for name in base_info.feature_names]
-            self._bases.append(_BaseModel(make_scorer(nested, base_info), columns))
+            scorer = _nested_scorer(make_scorer, nested, base_info, f"base model {key}")
+            self._bases.append(_BaseModel(scorer, columns))
         meta = archive.nested(directories[info.text("metalearner")])
         meta_info = meta.model_info()
-        try:
-            self._metalearner = make_scorer(meta, meta_info)
-        except UnsupportedMojoError as error:
-            raise UnsupportedMojoError(f"metalearner ({meta_info.algo}): {error}") from error
+        self._metalearner = _nested_scorer(make_scorer, meta, meta_info, "metalearner")
         per_model = self._n_classes if self._n_classes > 2 else 1
         if meta_info.n_features > len(self._bases) * per_model:
             raise UnsupportedMojoError(
@@ -97,6 +95,16 @@ def _logit(probabilities: FloatArray) -> FloatArray:
     # After clipping the odds are > 0, so genmodel's "odds == 0 gives -19" branch never applies.
     result: FloatArray = np.maximum(_LOGIT_FLOOR, np.log(clipped / (1.0 - clipped)))
     return result
+
+
+def _nested_scorer(
+    make_scorer: ScorerFactory, archive: MojoArchive, info: MojoInfo, role: str
+) -> Scorer:
+    """The scorer of a nested model; a refusal says which member of the ensemble it is."""
+    try:
+        return make_scorer(archive, info)
+    except UnsupportedMojoError as error:
+        raise UnsupportedMojoError(f"{role} ({info.algo}): {error}") from error
 
 
 def _check_same_levels(info: MojoInfo, base_info: MojoInfo, key: str) -> None:

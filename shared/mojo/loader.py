@@ -14,7 +14,7 @@ from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.model import MojoModel
 from shared.mojo.scorer import Scorer
 
-SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "stackedensemble")
+SUPPORTED_ALGOS = ("gbm", "drf", "xgboost", "glm", "deeplearning", "stackedensemble")
 
 
 def load_mojo(path: str | Path) -> MojoModel | DaimojoModel:
@@ -63,6 +63,7 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
 
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
     """The scorer for `info.algo`, reading whatever blobs it needs from `archive`."""
+    from shared.mojo.deeplearning import DeepLearningScorer
     from shared.mojo.ensemble import EnsembleScorer
     from shared.mojo.glm import GlmScorer
     from shared.mojo.tree_models import DrfScorer, GbmScorer
@@ -77,6 +78,8 @@ def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:
         return XGBoostScorer(archive, info)
     if algo == "glm":
         return GlmScorer(archive, info)
+    if algo == "deeplearning":
+        return DeepLearningScorer(archive, info)
     if algo == "stackedensemble":
         return EnsembleScorer(archive, info, make_scorer)
     raise UnsupportedMojoError(f"algorithm '{algo}' (supported: {', '.join(SUPPORTED_ALGOS)})")

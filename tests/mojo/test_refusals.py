@@ -14,7 +14,7 @@ from tests.mojo.parity import ParityCase
 
 # (case to start from, model.ini key, new value, text the error must contain)
 TOP_LEVEL_EDITS = [
-    ("gbm-prostate_binomial", "algo", "deeplearning", "algorithm 'deeplearning'"),
+    ("gbm-prostate_binomial", "algo", "word2vec", "algorithm 'word2vec'"),
     ("gbm-prostate_binomial", "mojo_version", "1.50", "mojo_version 1.50"),
     ("drf-prostate_regression", "mojo_version", "1.30", "mojo_version 1.30"),
     ("xgboost-prostate_binomial", "mojo_version", "1.00", "mojo_version 1.00"),
@@ -57,9 +57,9 @@ def test_refuses_an_ensemble_whose_base_model_is_unsupported(
     edited = rewrite_mojo(
         parity_cases["stackedensemble-prostate_binomial"].mojo,
         tmp_path / "edited.zip",
-        lambda name, text: set_info(text, "algo", "deeplearning") if "/GBM/" in name else text,
+        lambda name, text: set_info(text, "algo", "word2vec") if "/GBM/" in name else text,
     )
-    with pytest.raises(UnsupportedMojoError, match="algorithm 'deeplearning'"):
+    with pytest.raises(UnsupportedMojoError, match="algorithm 'word2vec'"):
         load_mojo(edited)
 
 
