@@ -19,7 +19,6 @@ from dagster import AssetExecutionContext, AssetMaterialization, Failure, Metada
 from assets.fanout import candidate_backfill_policy
 from assets.h2o_training import (
     CandidateTrainingError,
-    ParityError,
     TrainedCandidate,
     train_candidate,
     upload_frames,
@@ -30,6 +29,7 @@ from resources.environments import get_training_policy
 from resources.h2o import H2OResource
 from resources.training_policy import TRAINING_POOL
 from shared.artifacts import StoredArtifact
+from shared.parity import ParityError
 
 # The step failure's metadata key holding {config: error}; `assets.pipeline` reads it back.
 FAILED_CONFIGS = "failed_configs"
@@ -38,11 +38,24 @@ FAILED_CONFIGS = "failed_configs"
 def candidate_metadata(
     config: ModelConfig, trained: TrainedCandidate, stored: StoredArtifact, stored_at: float
 ) -> dict[str, Any]:
-    """What a candidate partition records: config, metrics, artifact, timings (the UI shows it)."""
+    """What a candidate partition records: config, metrics, artifact, timings (the UI shows it).
+
+    `algo` is the MOJO's algorithm; `training_config.algo` the config's (`automl` for an AutoML
+    run, with its leader's algorithm and model id beside, and its leaderboard as a table).
+    """
+    training_config: dict[str, Any] = {"algo": config.algo, **config.params}
+    automl: dict[str, Any] = {}
+    if trained.automl is not None:
+        training_config |= {
+            "leader_algo": trained.algo,
+            "leader_model_id": trained.automl.leader_model_id,
+        }
+        automl = {"leaderboard": MetadataValue.md(trained.automl.leaderboard)}
     return {
         "config_name": config.name,
-        "algo": config.algo,
-        "training_config": MetadataValue.json({"algo": config.algo, **config.params}),
+        "algo": trained.algo,
+        "training_config": MetadataValue.json(training_config),
+        **automl,
         "metrics": MetadataValue.json(trained.metrics),
         **{f"metric_{key}": value for key, value in trained.metrics.items()},
         "artifact_uri": stored.uri,

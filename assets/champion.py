@@ -1,7 +1,10 @@
 """Champion selection: best candidate by the configured metric, registered and maybe promoted."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -16,11 +19,13 @@ from dagster import (
 )
 
 from assets.candidates import candidate_model
+from assets.holdout import Holdout, HoldoutError, rescore
 from assets.leaderboard import CandidateResult, latest_candidates, leaderboard_markdown, rank
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
+from resources.artifact_store import ArtifactStoreResource
 from resources.registry import ModelRegistryResource
 from resources.training_policy import TrainingPolicy
-from shared.registry import NewModel, current_git_commit
+from shared.registry import Champion, NewModel, current_git_commit
 
 
 def _new_model(best: CandidateResult) -> NewModel:
@@ -39,20 +44,81 @@ def _new_model(best: CandidateResult) -> NewModel:
 # After a fan-out: some candidate partition was materialized since the champion last ran, and no
 # candidate is queued, running or still due in a backfill. Failed partitions do not block it
 # (unlike `eager()`, which waits for missing dependencies): the champion comes from the others.
+# A new training frame alone does not trigger it: its candidates are still to be trained.
 CHAMPION_AFTER_FANOUT = (
-    AutomationCondition.any_deps_updated().since_last_handled()
+    AutomationCondition.any_deps_updated()
+    .ignore(AssetSelection.assets("training_frame"))
+    .since_last_handled()
     & ~AutomationCondition.any_deps_in_progress()
     & ~AutomationCondition.in_progress()
 ).with_label("after_candidate_fanout")
 
 
-@asset(deps=[candidate_model], group_name="champion", automation_condition=CHAMPION_AFTER_FANOUT)
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger becomes champion, and why."""
+
+    promoted: bool
+    reason: str
+    floor_passed: bool
+    incumbent_value: float | None = None
+
+
+def reaches_floor(policy: TrainingPolicy, value: float) -> bool:
+    """Whether `value` is on the right side of the policy's metric floor (or on it)."""
+    return policy.better(value, policy.metric_floor) or value == policy.metric_floor
+
+
+def decide(
+    policy: TrainingPolicy,
+    best: CandidateResult,
+    value: float,
+    record_version: int,
+    current: Champion | None,
+    incumbent_value: Callable[[Champion], float],
+) -> Decision:
+    """Gate, then compare: the floor blocks promotion; an incumbent is rescored on the same rows.
+
+    `value` is the challenger's metric on the current validation split; `incumbent_value` gives
+    the incumbent's on the same split, from its MOJO scored by the same runtime.
+    """
+    metric, floor = policy.metric, policy.metric_floor
+    holdout = f"{metric}={value:.6f} on the current validation split"
+    passed = reaches_floor(policy, value)
+    if current is not None and current.model.model_version == record_version:
+        return Decision(False, f"model_version {record_version} is already champion", passed)
+    if not passed:
+        reason = f"{best.config_name} {holdout} does not reach the metric floor {floor}"
+        return Decision(False, reason, passed)
+    if current is None:
+        return Decision(True, f"first champion: {best.config_name} {holdout}", True)
+    previous = incumbent_value(current)
+    margin = policy.promotion_margin
+    reason = (
+        f"{best.config_name} {holdout} vs champion v{current.model.model_version} "
+        f"{metric}={previous:.6f} on the same rows (margin {margin})"
+    )
+    return Decision(policy.better(value, previous, margin), reason, True, previous)
+
+
+@asset(
+    deps=[candidate_model],
+    group_name="champion",
+    automation_condition=CHAMPION_AFTER_FANOUT,
+)
 def champion_model(
     context: AssetExecutionContext,
+    training_frame: pd.DataFrame,
     training_policy: TrainingPolicy,
     model_registry: ModelRegistryResource,
+    artifact_store: ArtifactStoreResource,
 ) -> Output[dict[str, Any]]:
-    """Register the best candidate; promote it only if it beats the champion by the margin."""
+    """Register the best candidate; promote it if it reaches the floor and beats the champion.
+
+    Both are scored by the JVM-free runtime on the current validation split: the challenger's
+    metric recorded at training and the incumbent's recorded at its own training may come from
+    different frames.
+    """
     configs = context.instance.get_dynamic_partitions(MODEL_CONFIG_PARTITIONS)
     candidates = latest_candidates(context.instance, configs)
     if not candidates:
@@ -60,40 +126,52 @@ def champion_model(
     metric = training_policy.metric
     ranked = rank(list(candidates.values()), metric)
     best = ranked[0]
+    store, holdout = artifact_store.open(), Holdout.of(training_frame)
+
+    def holdout_value(uri: str, sha256: str, who: str) -> float:
+        values = rescore(store, uri, sha256, holdout)
+        if metric not in values:
+            raise HoldoutError(f"{who}: no {metric} on the validation split (got {values})")
+        return values[metric]
+
+    value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
     record = model_registry.register(_new_model(best))
-    current = model_registry.champion()
-    value = best.metrics[metric]
-    if current is not None and current.model.model_version == record.model_version:
-        promoted, reason = False, f"model_version {record.model_version} is already champion"
-    elif current is None:
-        promoted, reason = True, f"first champion: {best.config_name} with {metric}={value:.6f}"
-    else:
-        previous = current.model.metrics.get(metric)
-        margin = training_policy.promotion_margin
-        promoted = previous is None or training_policy.better(value, float(previous), margin)
-        reason = (
-            f"{best.config_name} {metric}={value:.6f} vs champion v{current.model.model_version} "
-            f"{metric}={previous} (margin {margin})"
-        )
-    if promoted:
-        model_registry.promote(record.model_version, reason)
-    verdict = "promoted" if promoted else "not promoted"
-    context.log.info(f"{verdict}: {reason}")
+    decision = decide(
+        training_policy,
+        best,
+        value,
+        record.model_version,
+        model_registry.champion(),
+        lambda current: holdout_value(
+            current.model.artifact_uri,
+            current.model.artifact_sha256,
+            f"champion v{current.model.model_version}",
+        ),
+    )
+    if decision.promoted:
+        model_registry.promote(record.model_version, decision.reason)
+    verdict = "promoted" if decision.promoted else "not promoted"
+    context.log.info(f"{verdict}: {decision.reason}")
     missing = sorted(set(configs) - set(candidates))
     summary: dict[str, Any] = {
         "model_version": record.model_version,
         "config_name": best.config_name,
         "metric": metric,
         "value": value,
-        "promoted": promoted,
-        "reason": reason,
+        "incumbent_value": decision.incumbent_value,
+        "floor_passed": decision.floor_passed,
+        "validation_rows": len(holdout.labels),
+        "promoted": decision.promoted,
+        "reason": decision.reason,
         "candidates": len(candidates),
         "failed_or_missing": missing,
     }
     return Output(
         summary,
         metadata={
-            **{k: v for k, v in summary.items() if k != "failed_or_missing"},
+            **{
+                k: v for k, v in summary.items() if k not in {"failed_or_missing"} and v is not None
+            },
             "failed_or_missing": MetadataValue.json(missing),
             "artifact_uri": best.artifact_uri,
             "artifact_sha256": best.artifact_sha256,
@@ -102,15 +180,25 @@ def champion_model(
     )
 
 
-@asset_check(asset=champion_model, description="The champion reaches the configured metric floor.")
+@asset_check(
+    asset=champion_model,
+    blocking=True,
+    description="The selected model reaches the metric floor on the current validation split "
+    "(checked before promotion too: a model below it is never promoted).",
+)
 def champion_metric_floor(
     champion_model: dict[str, Any], training_policy: TrainingPolicy
 ) -> AssetCheckResult:
-    """Fails when the selected model's metric is on the wrong side of `metric_floor`."""
-    value, floor = float(champion_model["value"]), training_policy.metric_floor
+    """Fails when the selected model's holdout metric is on the wrong side of `metric_floor`."""
+    value = float(champion_model["value"])
     return AssetCheckResult(
-        passed=training_policy.better(value, floor) or value == floor,
-        metadata={"metric": champion_model["metric"], "value": value, "floor": floor},
+        passed=reaches_floor(training_policy, value),
+        metadata={
+            "metric": champion_model["metric"],
+            "value": value,
+            "floor": training_policy.metric_floor,
+            "promoted": champion_model["promoted"],
+        },
     )
 
 

@@ -10,30 +10,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assets.model_configs import ModelConfig
+from assets.automl import AutoMLParameterError, automl_arguments, leaderboard_markdown
+from assets.model_configs import AUTOML, ModelConfig
 from assets.training_frame import LABEL, SPLIT, categorical_columns, feature_columns
 from resources.h2o import H2OSession
-from shared.mojo import load_mojo
-
-PARITY_TOLERANCE = 1e-6
+from shared.mojo import UnsupportedMojoError, load_mojo
+from shared.parity import check_parity
 
 
 class CandidateTrainingError(RuntimeError):
     """H2O refused or failed a candidate; the message names the config and H2O's reason."""
 
 
-class ParityError(AssertionError):
-    """The JVM-free runtime and H2O disagree on the validation frame beyond the tolerance."""
+@dataclass(frozen=True)
+class AutoMLOutcome:
+    """What an `automl` config's run chose: its leader and its whole leaderboard (Markdown)."""
+
+    leader_model_id: str
+    leaderboard: str
 
 
 @dataclass(frozen=True)
 class TrainedCandidate:
     """What training one config produced, before the MOJO is stored.
 
-    `started_at` .. `trained_at` is H2O's training; `checked_at` ends the export and parity check.
+    `algo` is the MOJO's algorithm (for `automl`, the leader's). `started_at` .. `trained_at` is
+    H2O's training; `checked_at` ends the export and parity check.
     """
 
     mojo_path: Path
+    algo: str
     metrics: dict[str, float]
     feature_list: list[str]
     h2o_version: str
@@ -43,6 +49,7 @@ class TrainedCandidate:
     train_rows: int
     valid_rows: int
     parity_max_abs_diff: float
+    automl: AutoMLOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -93,27 +100,68 @@ def _estimator(config: ModelConfig, model_id: str) -> Any:
         ) from exc
 
 
+def _fit(
+    session: H2OSession, config: ModelConfig, frames: UploadedFrames
+) -> tuple[Any, AutoMLOutcome | None]:
+    """Train `config` on the train split: an estimator, or for `automl` the AutoML's leader."""
+    from h2o.exceptions import H2OResponseError
+
+    if config.algo == AUTOML:
+        return _fit_automl(session, config, frames)
+    model = _estimator(config, session.key(f"model_{config.name}"))
+    try:
+        model.train(
+            x=frames.features, y=LABEL, training_frame=frames.train, validation_frame=frames.valid
+        )
+    except (OSError, H2OResponseError) as exc:
+        raise CandidateTrainingError(f"config {config.name}: H2O refused to train: {exc}") from exc
+    return model, None
+
+
+def _fit_automl(
+    session: H2OSession, config: ModelConfig, frames: UploadedFrames
+) -> tuple[Any, AutoMLOutcome]:
+    """Run H2OAutoML; its leaderboard is scored on the validation split, like the other configs.
+
+    The AutoML's key (and with it every model it built) joins the session's keys for removal.
+    """
+    from h2o.automl import H2OAutoML
+    from h2o.exceptions import H2OResponseError
+
+    try:
+        arguments = automl_arguments(config.params)
+        automl = H2OAutoML(project_name=f"{session.prefix}_{config.name}", **arguments)
+    # The client checks some values with plain asserts (e.g. "nfolds set to -5; use nfolds >= 2").
+    except (AutoMLParameterError, TypeError, ValueError, AssertionError) as exc:
+        raise CandidateTrainingError(f"config {config.name}: {exc}") from exc
+    try:
+        automl.train(
+            x=frames.features,
+            y=LABEL,
+            training_frame=frames.train,
+            leaderboard_frame=frames.valid,
+        )
+    except (OSError, H2OResponseError, ValueError, TypeError, AssertionError) as exc:
+        raise CandidateTrainingError(
+            f"config {config.name}: H2O AutoML refused to train: {exc}"
+        ) from exc
+    finally:
+        if automl.key:
+            session.keys.append(automl.key)
+    # Frames the client fetched for the leaderboard and event log, named after the project.
+    session.keys += [automl.leaderboard.frame_id, automl.event_log.frame_id]
+    leader = automl.leader
+    if leader is None:
+        raise CandidateTrainingError(
+            f"config {config.name}: H2O AutoML built no model with {config.params}"
+        )
+    board = automl.leaderboard.as_data_frame(use_multi_thread=False)
+    return leader, AutoMLOutcome(leader.model_id, leaderboard_markdown(board))
+
+
 def _metrics(performance: Any) -> dict[str, float]:
     metrics = {"logloss": float(performance.logloss()), "auc": float(performance.auc())}
     return {name: value for name, value in metrics.items() if np.isfinite(value)}
-
-
-def parity_difference(h2o_predictions: pd.DataFrame, runtime: pd.DataFrame) -> tuple[str, float]:
-    """The runtime column that differs most from H2O's probabilities, and by how much.
-
-    Probability columns are matched by position (both follow the response domain order); H2O's
-    Python client and genmodel name them differently (`p0` vs the class label).
-    """
-    expected = h2o_predictions.drop(columns=["predict"])
-    actual = runtime.drop(columns=["predict"], errors="ignore")
-    if expected.shape != actual.shape:
-        raise ParityError(
-            f"runtime returned columns {list(runtime.columns)} for {len(runtime)} rows; "
-            f"H2O returned {list(h2o_predictions.columns)} for {len(h2o_predictions)} rows"
-        )
-    diffs = np.abs(actual.to_numpy(dtype=float) - expected.to_numpy(dtype=float)).max(axis=0)
-    worst = int(np.argmax(diffs))
-    return str(actual.columns[worst]), float(diffs[worst])
 
 
 def train_candidate(
@@ -124,40 +172,32 @@ def train_candidate(
     The model and its predictions are removed from the cluster afterwards; the frames stay.
     """
     import h2o
-    from h2o.exceptions import H2OResponseError
 
     created = len(session.keys)
     try:
-        model = _estimator(config, session.key(f"model_{config.name}"))
         started = time.time()
-        try:
-            model.train(
-                x=frames.features,
-                y=LABEL,
-                training_frame=frames.train,
-                validation_frame=frames.valid,
-            )
-        except (OSError, H2OResponseError) as exc:
-            raise CandidateTrainingError(
-                f"config {config.name}: H2O refused to train: {exc}"
-            ) from exc
+        model, automl = _fit(session, config, frames)
         trained = time.time()
         predictions = model.predict(frames.valid)
         session.keys.append(predictions.frame_id)
         expected = predictions.as_data_frame(use_multi_thread=False)
         mojo_path = Path(model.download_mojo(path=str(workdir)))
-        runtime = load_mojo(mojo_path).predict(frames.valid_features)
-        column, difference = parity_difference(expected, runtime)
-        if difference > PARITY_TOLERANCE:
-            raise ParityError(
-                f"config {config.name}: JVM-free runtime differs from H2O on column {column!r} "
-                f"by {difference:.3e} (tolerance {PARITY_TOLERANCE:.0e}) on the validation frame"
-            )
+        try:
+            loaded = load_mojo(mojo_path)
+        except UnsupportedMojoError as exc:
+            raise CandidateTrainingError(
+                f"config {config.name}: the JVM-free runtime refuses {model.model_id}'s MOJO: {exc}"
+            ) from exc
+        runtime = loaded.predict(frames.valid_features)
+        difference = check_parity(
+            expected, runtime, f"config {config.name} on the validation frame"
+        )
         metrics = _metrics(model.model_performance(frames.valid))
     finally:
         session.remove(session.keys[created:])
     return TrainedCandidate(
         mojo_path=mojo_path,
+        algo=loaded.algo,
         metrics=metrics,
         feature_list=frames.features,
         h2o_version=h2o.__version__,
@@ -167,4 +207,5 @@ def train_candidate(
         train_rows=frames.train_rows,
         valid_rows=len(frames.valid_features),
         parity_max_abs_diff=difference,
+        automl=automl,
     )

@@ -11,7 +11,9 @@ from dagster import AssetExecutionContext, DynamicPartitionsDefinition, Metadata
 
 from resources.training_policy import TrainingPolicy
 
-ALGORITHMS = frozenset({"gbm", "drf", "glm", "xgboost"})
+AUTOML = "automl"
+# `automl` is one candidate (H2OAutoML's parameters, lists as given); the others are grids.
+ALGORITHMS = frozenset({"gbm", "drf", "glm", "xgboost", AUTOML})
 MODEL_CONFIG_PARTITIONS = "model_configs"
 model_config_partitions = DynamicPartitionsDefinition(name=MODEL_CONFIG_PARTITIONS)
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
@@ -35,7 +37,10 @@ def _slug(value: Any) -> str:
 
 
 def expand_matrix(matrix: dict[str, Any], source: str = "config") -> list[ModelConfig]:
-    """Expand {algo: {param: value or [values]}} into one ModelConfig per grid point."""
+    """Expand {algo: {param: value or [values]}} into one ModelConfig per grid point.
+
+    `automl` is not a grid: its parameters (include_algos is a list) make the one config `automl`.
+    """
     if not isinstance(matrix, dict) or not matrix:
         raise ModelConfigError(f"{source}: expected a mapping of algorithm -> parameters")
     configs: list[ModelConfig] = []
@@ -45,6 +50,9 @@ def expand_matrix(matrix: dict[str, Any], source: str = "config") -> list[ModelC
             raise ModelConfigError(f"{source}: unknown algorithm {algo!r} (known: {known})")
         if not isinstance(params, dict):
             raise ModelConfigError(f"{source}: {algo}: expected a mapping of parameters")
+        if algo == AUTOML:
+            configs.append(ModelConfig(name=AUTOML, algo=AUTOML, params=dict(params)))
+            continue
         axes = {key: value for key, value in params.items() if isinstance(value, list)}
         fixed = {key: value for key, value in params.items() if not isinstance(value, list)}
         for key, values in axes.items():

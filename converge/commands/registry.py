@@ -1,4 +1,4 @@
-"""`converge registry ...`: inspect registered models and move the champion (promote, rollback)."""
+"""`converge registry ...`: inspect models, register your own MOJO, move the champion."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import click
 import psycopg
 
+from converge.cli import LazyGroup
 from shared.champion_artifact import ArtifactRefusedError, verify_promotable
 from shared.db import connect, database_url
 from shared.registry import (
@@ -24,15 +25,15 @@ from shared.registry import (
     promotion_history,
     rollback,
 )
-from shared.settings import get_settings
+from shared.settings import Component, get_settings
 from shared.versions import VersionsFileError, pinned_versions
 
 
 @contextmanager
-def _registry() -> Iterator[psycopg.Connection[Any]]:
-    """An admin connection whose refusals become CLI errors (exit 1, message on stderr)."""
+def registry_connection(component: Component = "admin") -> Iterator[psycopg.Connection[Any]]:
+    """A connection as `component`'s role whose refusals become CLI errors (exit 1, stderr)."""
     try:
-        with connect(database_url(component="admin")) as conn:
+        with connect(database_url(component=component)) as conn:
             yield conn
     except (RegistryError, VersionsFileError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -89,7 +90,7 @@ mismatch_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"register": "converge.commands.register:registry_register"})
 def registry() -> None:
     """Inspect the model registry and choose the champion."""
 
@@ -98,7 +99,7 @@ def registry() -> None:
 @json_option
 def registry_list(as_json: bool) -> None:
     """List every model version; `*` marks the champion."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         models = list_models(conn)
         champion = current_champion(conn)
     champion_version = champion.model.model_version if champion else None
@@ -115,7 +116,7 @@ def registry_list(as_json: bool) -> None:
 @click.argument("model_version", type=click.IntRange(min=1))
 def registry_show(model_version: int) -> None:
     """Print everything recorded about one model version."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         click.echo(_as_json(asdict(get_model(conn, model_version))))
 
 
@@ -123,7 +124,7 @@ def registry_show(model_version: int) -> None:
 @json_option
 def registry_champion(as_json: bool) -> None:
     """Print the current champion (exit 1 when none was promoted)."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         champion = current_champion(conn)
     if champion is None:
         raise click.ClickException("no champion: no model was ever promoted")
@@ -133,7 +134,7 @@ def registry_champion(as_json: bool) -> None:
 @registry.command("history")
 def registry_history() -> None:
     """Print every promotion, newest first."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         history = promotion_history(conn)
     if not history:
         click.echo("no promotions yet")
@@ -150,7 +151,7 @@ def _move_champion(
     action: Callable[[psycopg.Connection[Any]], Champion],
 ) -> None:
     """Verify the artifact serving would load (exists, sha256, loads), then move the champion."""
-    with _registry() as conn:
+    with registry_connection() as conn:
         expected = None if allow_version_mismatch else pinned_versions().h2o_version
         store = get_settings().resolved_artifact_store_uri
         verify_promotable(get_model(conn, model_version), store, expected)

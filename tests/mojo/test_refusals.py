@@ -36,7 +36,7 @@ TOP_LEVEL_EDITS = [
     ("glm-prostate_regression", "nums", "4", "interaction columns"),
     ("xgboost-prostate_binomial", "has_offset", "true", "has_offset disagrees"),
     ("xgboost-prostate_binomial", "offset_column", "PSA", "has_offset disagrees"),
-    ("stackedensemble-prostate_binomial", "metalearner_transform", "Logit", "Logit"),
+    ("stackedensemble-prostate_binomial", "metalearner_transform", "Percentile", "'Percentile'"),
 ]
 
 
@@ -86,6 +86,19 @@ def test_refuses_an_ensemble_whose_base_model_is_unsupported(
         lambda name, text: set_info(text, "algo", "word2vec") if "/GBM/" in name else text,
     )
     with pytest.raises(UnsupportedMojoError, match="algorithm 'word2vec'"):
+        load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_an_ensemble_whose_metalearner_is_unsupported(
+    parity_cases: dict[str, ParityCase], tmp_path: Path
+) -> None:
+    edited = rewrite_mojo(
+        parity_cases["stackedensemble-prostate_binomial"].mojo,
+        tmp_path / "edited.zip",
+        lambda name, text: set_info(text, "algo", "naivebayes") if "/metalearner" in name else text,
+    )
+    with pytest.raises(UnsupportedMojoError, match=r"metalearner \(naivebayes\).*'naivebayes'"):
         load_mojo(edited)
 
 

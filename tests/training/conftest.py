@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,3 +67,43 @@ def training_environment(
     finally:
         instance.dispose()
         drop_database(name)
+
+
+CONVERGE = str(Path(sys.executable).with_name("converge"))
+
+
+@pytest.fixture
+def demo_env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Variables pointing the demo at the test database, a temp home and its own Dagster DB."""
+    dagster_database = f"dagster_demo_{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CONVERGE_HOME": str(tmp_path / "home"),
+        "CONVERGE_DAGSTER_DATABASE": dagster_database,
+    }
+    env.pop("ARTIFACT_STORE_URI", None)
+    yield env
+    drop_database(dagster_database)
+
+
+def demo_with(
+    env: dict[str, str], tmp_path: Path, matrix: str, entities: int
+) -> subprocess.CompletedProcess[str]:
+    """`converge demo --configs <matrix written to a file> --entities N`."""
+    configs = tmp_path / "configs.yaml"
+    configs.write_text(matrix)
+    return demo(env, "--configs", str(configs), "--entities", str(entities))
+
+
+def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`converge demo ARGS` in a subprocess with `env`, as a user runs it."""
+    return subprocess.run(
+        [CONVERGE, "demo", *args],
+        cwd=REPOSITORY_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )

@@ -33,12 +33,16 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
     candidate = graph.get(AssetKey("candidate_model"))
     assert candidate.pools == {"h2o_training"}
     assert candidate.backfill_policy is not None
-    assert candidate.backfill_policy.max_partitions_per_run == 3  # 6 shipped configs, N = 2
+    assert candidate.backfill_policy.max_partitions_per_run == 5  # 9 shipped configs, N = 2
     assert candidate.partitions_def is not None
     assert candidate.partitions_def.name == "model_configs"  # type: ignore[attr-defined]
     assert graph.get(AssetKey("training_frame")).parent_keys == {AssetKey("labels")}
     assert candidate.parent_keys == {AssetKey("training_frame"), AssetKey("model_configs")}
-    assert graph.get(AssetKey("champion_model")).parent_keys == {AssetKey("candidate_model")}
+    # The training frame: the champion rescores challenger and incumbent on its validation split.
+    assert graph.get(AssetKey("champion_model")).parent_keys == {
+        AssetKey("candidate_model"),
+        AssetKey("training_frame"),
+    }
     assert {s.name for s in defs.schedules or []} == {"daily_features", "weekly_retraining"}
     assert {s.name for s in defs.sensors or []} == {
         "new_feature_rows_sensor",

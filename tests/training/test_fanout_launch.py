@@ -112,8 +112,10 @@ def test_wait_for_champion_names_the_cause_of_a_failed_champion_run(
     instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, CONFIGS)
     since = time.time() - 1
     with pytest.raises(PipelineStepError):
-        run_in_process(instance, champion_job)  # no candidate was ever trained
-    with pytest.raises(PipelineStepError, match=r"champion_model failed in run .*no candidate"):
+        run_in_process(instance, champion_job)  # no training frame, no candidate
+    with pytest.raises(
+        PipelineStepError, match=r"champion_model failed in run .*FileNotFoundError.*training_frame"
+    ):
         wait_for_champion(instance, since, timeout_seconds=5)
 
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import resources.h2o
-from assets.h2o_training import ParityError, parity_difference
 from resources.h2o import H2O_URL_ENV, H2OResource, start_local_cluster
 from resources.memory_split import split_memory
 from shared.net import free_port
+from shared.parity import ParityError, parity_difference
 
 
 @pytest.mark.h2o

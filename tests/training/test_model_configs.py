@@ -35,7 +35,8 @@ def test_lists_are_grid_axes_and_scalars_are_fixed() -> None:
 def test_shipped_matrix_has_at_least_six_configs() -> None:
     configs = load_model_configs(DEFAULT_MODEL_CONFIGS)
     assert len(configs) >= 6
-    assert {c.algo for c in configs} == {"gbm", "drf", "glm"}
+    assert {c.algo for c in configs} == {"gbm", "drf", "glm", "xgboost", "automl"}
+    assert [c.name for c in configs].count("automl") == 1
 
 
 @pytest.mark.parametrize(
