@@ -32,8 +32,9 @@ _ACTIVATIONS = (
 )
 _CLASSIFIER_DISTRIBUTIONS = ("bernoulli", "multinomial")
 # DeeplearningMojoModel.linkInv for a regression's output: exp (capped at 1e19) or identity.
-_EXP_LINK = ("poisson", "gamma", "tweedie")
+_EXP_LINK = ("poisson", "tweedie")  # gamma too in genmodel; refused: no test trains one
 _IDENTITY_LINK = ("gaussian", "laplace", "quantile", "huber")
+_CHUNK_ROWS = 1024  # rows through the whole network at once: each layer's output stays in L2
 _MAXOUT_CHANNELS = 2  # H2O's Maxout neurons; genmodel's max over channels is only right for 2
 
 
@@ -58,14 +59,12 @@ class _Layer:
             for k in (0, 1):
                 out = np.where(out > channels[:, k], out, channels[:, k])
         else:
-            sums = weighted_sums(inputs, self.weights, self.bias, stripes=8)
+            rectifier = self.activation.startswith("Rectifier")
+            out = weighted_sums(inputs, self.weights, self.bias, stripes=8, rectify=rectifier)
             if self.activation.startswith("Tanh"):
-                with np.errstate(over="ignore"):
-                    out = 1.0 - 2.0 / (1.0 + np.exp(2.0 * sums))
-            elif self.activation.startswith("Rectifier"):
-                out = 0.5 * (sums + np.abs(sums))
-            else:  # Softmax or Linear: the output layer, finished by the scorer
-                return sums
+                out = 1.0 - 2.0 / (1.0 + np.exp(2.0 * out))
+            elif not rectifier:  # Softmax or Linear: the output layer, finished by the scorer
+                return out
         if self.activation.endswith("WithDropout") and self.dropout > 0:
             out = out * (1.0 - self.dropout)
         return out
@@ -191,10 +190,26 @@ class DeepLearningScorer:
         return layer
 
     def score(self, rows: FloatArray) -> FloatArray:
-        """score0 for every row."""
+        """score0 for every row, a cache-sized chunk of rows at a time."""
+        if len(rows) <= _CHUNK_ROWS:
+            return self._score_chunk(rows)
+        chunks = [
+            self._score_chunk(rows[start : start + _CHUNK_ROWS])
+            for start in range(0, len(rows), _CHUNK_ROWS)
+        ]
+        result: FloatArray = np.concatenate(chunks)
+        return result
+
+    def _score_chunk(self, rows: FloatArray) -> FloatArray:
         values = self._input_layer(rows)
-        for layer in self._layers:
-            values = layer.forward(values)
+        # Infinite inputs give inf - inf = NaN on the way, which genmodel refuses at the end too.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in self._layers:
+                values = layer.forward(values)
+            return self._finish(values, rows)
+
+    def _finish(self, values: FloatArray, rows: FloatArray) -> FloatArray:
+        """modifyOutputs: softmax and the label, or the de-standardised regression value."""
         if self._classifier:
             probabilities = _softmax(values).T
             if np.isnan(probabilities).any():
@@ -208,8 +223,7 @@ class DeepLearningScorer:
         if self._resp is not None:
             predicted = predicted / self._resp[0] + self._resp[1]
         if self._distribution in _EXP_LINK:
-            with np.errstate(over="ignore"):
-                predicted = np.minimum(1e19, np.exp(predicted))
+            predicted = np.minimum(1e19, np.exp(predicted))
         result: FloatArray = predicted[:, None]
         if np.isnan(result).any():
             raise MojoInputError(_nan_message(result, "regression target"))

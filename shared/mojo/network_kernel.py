@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
-_ROW_BLOCK = 128  # rows per pass: 4 neurons x 8 partial sums x 128 rows stay in L1/L2
+_ROW_BLOCK = 64  # rows per pass: 4 neurons x 8 partial sums x 64 rows (16 KB) stay in L1
 
 
 def _compile(function: Callable[..., Any]) -> Any:
@@ -35,7 +35,12 @@ def _compile(function: Callable[..., Any]) -> Any:
 
 
 def _weighted_sums(
-    inputs: FloatArray, weights: FloatArray, bias: FloatArray, stripes: int, out: FloatArray
+    inputs: FloatArray,
+    weights: FloatArray,
+    bias: FloatArray,
+    stripes: int,
+    rectify: bool,
+    out: FloatArray,
 ) -> None:
     # inputs (columns, rows), weights (neurons, columns), out (neurons, rows). With stripes=8,
     # column c goes to partial sum c % 8 up to the last multiple of 8, as genmodel's gemv does;
@@ -49,51 +54,79 @@ def _weighted_sums(
         for first in range(0, neurons, 4):
             group = min(4, neurons - first)
             partial[:] = 0.0
-            for column in range(0, striped, stripes):
-                for stripe in range(stripes):
-                    x = inputs[column + stripe, start : start + count]
-                    if group == 4:
-                        w0 = weights[first, column + stripe]
-                        w1 = weights[first + 1, column + stripe]
-                        w2 = weights[first + 2, column + stripe]
-                        w3 = weights[first + 3, column + stripe]
-                        p0 = partial[0, stripe]
-                        p1 = partial[1, stripe]
-                        p2 = partial[2, stripe]
-                        p3 = partial[3, stripe]
+            for stripe in range(stripes):
+                # Only each partial sum's own order matters: its columns stripe, stripe + stripes,
+                # ... in turn. Four of them per pass load and store each accumulator once.
+                column = stripe
+                if group == 4:
+                    p0 = partial[0, stripe]
+                    p1 = partial[1, stripe]
+                    p2 = partial[2, stripe]
+                    p3 = partial[3, stripe]
+                    while column + 3 * stripes < striped:
+                        c1, c2, c3 = column + stripes, column + 2 * stripes, column + 3 * stripes
+                        xa = inputs[column, start : start + count]
+                        xb = inputs[c1, start : start + count]
+                        xc = inputs[c2, start : start + count]
+                        xd = inputs[c3, start : start + count]
+                        w0 = weights[first]
+                        w1 = weights[first + 1]
+                        w2 = weights[first + 2]
+                        w3 = weights[first + 3]
+                        w0a, w0b, w0c, w0d = w0[column], w0[c1], w0[c2], w0[c3]
+                        w1a, w1b, w1c, w1d = w1[column], w1[c1], w1[c2], w1[c3]
+                        w2a, w2b, w2c, w2d = w2[column], w2[c1], w2[c2], w2[c3]
+                        w3a, w3b, w3c, w3d = w3[column], w3[c1], w3[c2], w3[c3]
                         for row in range(count):
-                            value = x[row]
-                            p0[row] += w0 * value
-                            p1[row] += w1 * value
-                            p2[row] += w2 * value
-                            p3[row] += w3 * value
-                    else:
-                        for j in range(group):
-                            w = weights[first + j, column + stripe]
-                            p = partial[j, stripe]
-                            for row in range(count):
-                                p[row] += w * x[row]
+                            a, b, c, d = xa[row], xb[row], xc[row], xd[row]
+                            p0[row] = (((p0[row] + w0a * a) + w0b * b) + w0c * c) + w0d * d
+                            p1[row] = (((p1[row] + w1a * a) + w1b * b) + w1c * c) + w1d * d
+                            p2[row] = (((p2[row] + w2a * a) + w2b * b) + w2c * c) + w2d * d
+                            p3[row] = (((p3[row] + w3a * a) + w3b * b) + w3c * c) + w3d * d
+                        column += 4 * stripes
+                while column < striped:
+                    x = inputs[column, start : start + count]
+                    for j in range(group):
+                        w = weights[first + j, column]
+                        p = partial[j, stripe]
+                        for row in range(count):
+                            p[row] += w * x[row]
+                    column += stripes
             for j in range(group):
+                # Every row's total in genmodel's order, each step vectorised over the rows.
                 neuron = first + j
                 p = partial[j]
+                total = out[neuron, start : start + count]
+                if stripes == 8:
+                    for row in range(count):
+                        total[row] = 0.0 + (((p[0, row] + p[1, row]) + p[2, row]) + p[3, row])
+                    for row in range(count):
+                        total[row] += ((p[4, row] + p[5, row]) + p[6, row]) + p[7, row]
+                else:
+                    total[:] = p[0, :count]
+                for column in range(striped, columns):
+                    w = weights[neuron, column]
+                    x = inputs[column, start : start + count]
+                    for row in range(count):
+                        total[row] += w * x[row]
+                b = bias[neuron]
                 for row in range(count):
-                    if stripes == 8:
-                        total = 0.0 + (((p[0, row] + p[1, row]) + p[2, row]) + p[3, row])
-                        total += ((p[4, row] + p[5, row]) + p[6, row]) + p[7, row]
-                    else:
-                        total = p[0, row]
-                    for column in range(striped, columns):
-                        total += weights[neuron, column] * inputs[column, start + row]
-                    out[neuron, start + row] = total + bias[neuron]
+                    total[row] += b
+                if rectify:  # RectifierOut, fused: 0.5 * (x + |x|)
+                    for row in range(count):
+                        total[row] = 0.5 * (total[row] + abs(total[row]))
 
 
 _weighted_sums_compiled = _compile(_weighted_sums)
 
 
 def weighted_sums(
-    inputs: FloatArray, weights: FloatArray, bias: FloatArray, stripes: int
+    inputs: FloatArray, weights: FloatArray, bias: FloatArray, stripes: int, rectify: bool = False
 ) -> FloatArray:
-    """`weights @ inputs + bias` per row (inputs laid out neurons x rows), in genmodel's order."""
+    """`weights @ inputs + bias` per row (inputs laid out neurons x rows), in genmodel's order.
+
+    With `rectify`, genmodel's Rectifier is applied to the sums in the same pass.
+    """
     out = np.empty((weights.shape[0], inputs.shape[1]))
-    _weighted_sums_compiled(np.ascontiguousarray(inputs), weights, bias, stripes, out)
+    _weighted_sums_compiled(np.ascontiguousarray(inputs), weights, bias, stripes, rectify, out)
     return out

@@ -8,13 +8,17 @@ least once), trained once per module on prostate, iris and the synthetic frame.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, synthetic_frame
+from shared.mojo import MojoInputError, UnsupportedMojoError, load_mojo
+from shared.mojo.model import MojoModel
+from tests.mojo.mojo_edit import rewrite_mojo, set_info
+from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
 
 # name: (dataset, estimator parameters, the options column of the scope table)
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -86,8 +90,24 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"distribution": "laplace"},
         "distribution=laplace",
     ),
+    "rectifier-prostate_tweedie": (
+        "prostate_regression",
+        {"distribution": "tweedie"},
+        "distribution=tweedie (log link)",
+    ),
+    "tanh-synthetic_huber": (
+        "synthetic_regression",
+        {"activation": "Tanh", "distribution": "huber"},
+        "distribution=huber",
+    ),
+    "maxout-prostate_quantile": (
+        "prostate_regression",
+        {"activation": "Maxout", "distribution": "quantile"},
+        "distribution=quantile",
+    ),
 }
 
+AUTOENCODER = "autoencoder-prostate"
 PROSTATE_X = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
 PROSTATE_LEVELS = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
 SYNTHETIC_X = ["x1", "x2", "city", "colour"]
@@ -167,19 +187,26 @@ def train_cases(h2o: Any, directory: Path) -> dict[str, ParityCase]:
             )
             scoring_csvs[dataset] = directory / f"{dataset}.csv"
             scoring.to_csv(scoring_csvs[dataset], index=False)
-        model = H2ODeepLearningEstimator(
-            hidden=[10, 10], epochs=5, seed=1, reproducible=True, **parameters
-        )
+        model = H2ODeepLearningEstimator(hidden=[10, 10], epochs=2, seed=1, **parameters)
         model.train(x=x, y=y, training_frame=frame)
-        target = directory / f"deeplearning-{name}.zip"
-        Path(model.download_mojo(path=str(directory))).rename(target)
         cases[name] = ParityCase(
             name=f"deeplearning-{name}",
-            mojo=target,
+            mojo=_export(model, directory, name),
             scoring_csv=scoring_csvs[dataset],
             options=options,
         )
+    autoencoder = H2ODeepLearningEstimator(hidden=[3], epochs=1, seed=1, autoencoder=True)
+    autoencoder.train(x=PROSTATE_X, training_frame=prostate)
+    cases[AUTOENCODER] = ParityCase(
+        AUTOENCODER, _export(autoencoder, directory, AUTOENCODER), scoring_csvs["prostate_binomial"]
+    )
     return cases
+
+
+def _export(model: Any, directory: Path, name: str) -> Path:
+    target = directory / f"deeplearning-{name}.zip"
+    Path(model.download_mojo(path=str(directory))).rename(target)
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +227,61 @@ def test_matches_genmodel_predict_csv(
 ) -> None:
     model = check_parity(deeplearning_cases[name], genmodel_jar, tmp_path)
     assert model.algo == "deeplearning"
+
+
+# (case to start from, model.ini key, new value, text the error must contain)
+REFUSED_EDITS = [
+    ("rectifier-prostate_binomial", "mojo_version", "1.20", "mojo_version 1.20"),
+    ("rectifier-prostate_binomial", "activation", "ExpRectifier", "activation 'ExpRectifier'"),
+    ("rectifier-prostate_binomial", "distribution", "modified_huber", "'modified_huber'"),
+    ("rectifier-prostate_binomial", "distribution", "quasibinomial", "'quasibinomial'"),
+    ("rectifier-prostate_regression", "distribution", "custom", "distribution 'custom'"),
+    ("rectifier-prostate_regression", "distribution", "ordinal", "distribution 'ordinal'"),
+    ("rectifier-prostate_binomial", "_genmodel_encoding", "Enum", "categorical_encoding 'Enum'"),
+    ("rectifier-prostate_binomial", "nums", "5", "do not fit"),
+    ("rectifier-prostate_binomial", "neural_network_sizes", "[16, 10, 10, 3]", "20 weights"),
+    ("maxout-iris_multinomial", "bias_layer0", str([0.5] * 30), "Maxout with 3 channels"),
+]
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize(("case", "key", "value", "named"), REFUSED_EDITS)
+def test_refuses_what_it_cannot_honour(
+    case: str,
+    key: str,
+    value: str,
+    named: str,
+    deeplearning_cases: dict[str, ParityCase],
+    tmp_path: Path,
+) -> None:
+    source = deeplearning_cases[case].mojo
+    edited = rewrite_mojo(
+        source, tmp_path / "edited.zip", lambda _, text: set_info(text, key, value)
+    )
+    load_mojo(source)  # the unedited model loads, so the edit is what is refused
+    with pytest.raises(UnsupportedMojoError, match=named):
+        load_mojo(edited)
+
+
+@pytest.mark.h2o
+def test_refuses_an_autoencoder(deeplearning_cases: dict[str, ParityCase]) -> None:
+    with pytest.raises(UnsupportedMojoError, match="autoencoder=true"):
+        load_mojo(deeplearning_cases[AUTOENCODER].mojo)
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize("case", ["rectifier-prostate_binomial", "tanh-prostate_poisson"])
+def test_rows_that_overflow_to_nan_fail_as_in_genmodel(
+    case: str, deeplearning_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
+) -> None:
+    """Infinite inputs give inf - inf inside the network: genmodel throws, so does the runtime."""
+    row = {"AGE": "Infinity", "RACE": "1", "DPROS": "2", "DCAPS": "1", "PSA": "-Infinity"}
+    scoring = tmp_path / "infinite.csv"
+    pd.DataFrame([row]).to_csv(scoring, index=False)
+    mojo = deeplearning_cases[case].mojo
+    with pytest.raises(subprocess.CalledProcessError):
+        predict_csv(genmodel_jar, mojo, scoring, tmp_path / "out.csv")
+    model = load_mojo(mojo)
+    assert isinstance(model, MojoModel)
+    with pytest.raises(MojoInputError, match="NaN"):
+        model.predict_rows([row])
