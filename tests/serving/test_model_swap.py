@@ -33,15 +33,22 @@ async def _stream(client: httpx.AsyncClient, stop: asyncio.Event) -> list[httpx.
     return responses
 
 
-async def _served_version(client: httpx.AsyncClient) -> int:
-    response = await client.post("/v1/predict", json={"features": PATIENT})
+async def _served_version(
+    client: httpx.AsyncClient, features: dict[str, object] | None = None
+) -> int:
+    response = await client.post("/v1/predict", json={"features": features or PATIENT})
     version: int = response.json()["model_version"]
     return version
 
 
-async def _wait_for_version(client: httpx.AsyncClient, version: int, timeout_s: float) -> float:
+async def _wait_for_version(
+    client: httpx.AsyncClient,
+    version: int,
+    timeout_s: float,
+    features: dict[str, object] | None = None,
+) -> float:
     started = time.monotonic()
-    while await _served_version(client) != version:
+    while await _served_version(client, features) != version:
         assert time.monotonic() - started < timeout_s, f"model_version {version} never served"
         await asyncio.sleep(0.05)
     return time.monotonic() - started
@@ -121,7 +128,9 @@ async def test_a_bad_new_champion_is_refused_and_the_old_keeps_serving(
         glm = TrainedMojo(write_glm_mojo(tmp_path / "glm.zip"), "glm", ["colour", "size"])
         fixed = registry.register(glm)
         await asyncio.to_thread(registry.promote, fixed)
-        await _wait_for_version(client, fixed, timeout_s=5)
+        # Features both models read, so every answer names the version that scored it.
+        both = {**PATIENT, "colour": "red", "size": 1}
+        await _wait_for_version(client, fixed, timeout_s=5, features=both)
         assert "refused" not in (await client.get("/ready")).json()
     assert any(
         f"model_version {bad} refused" in r.message

@@ -93,7 +93,7 @@ def _train(
     """Train `configs` on the instance's training frame and store their MOJOs."""
     frame = defs.load_asset_value("training_frame", instance=environment.instance)
     assert isinstance(frame, pd.DataFrame)
-    store = open_artifact_store()
+    store = open_artifact_store(environment.env["ARTIFACT_STORE_URI"])
     trained = {}
     with H2OResource().session(owner="test_champion") as session:
         frames = upload_frames(session, frame)

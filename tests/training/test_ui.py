@@ -66,7 +66,7 @@ def test_ui_shows_the_asset_graph(database_url: str, tmp_path: Path) -> None:
             time.sleep(2)
         assert process.poll() is None, "converge ui exited early"
         assert graph["candidate_model"] == ["model_configs", "training_frame"]
-        assert graph["champion_model"] == ["candidate_model"]
+        assert graph["champion_model"] == ["candidate_model", "training_frame"]
         assert graph["training_frame"] == ["labels"]
         assert (tmp_path / "dagster" / "dagster.yaml").is_file()
     finally:
