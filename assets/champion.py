@@ -38,6 +38,7 @@ def _new_model(best: CandidateResult) -> NewModel:
         metrics=dict(best.metrics),
         training_config={"config_name": best.config_name, **best.training_config},
         feature_list=best.feature_list,
+        orchestrator="dagster",
     )
 
 

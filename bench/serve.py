@@ -116,6 +116,7 @@ def _install_champion(url: str, mojo: Path, store_uri: str) -> None:
         metrics={},
         training_config={},
         feature_list=FEATURES,
+        orchestrator="cli",
     )
     rows = [
         (

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,11 +34,12 @@ _PROMOTION_LOCK_KEY = 0x636F6E7665726765  # "converge"
 
 _MODEL_COLUMNS = (
     "model_version, artifact_uri, artifact_sha256, git_commit_sha, h2o_version, algo, metrics, "
-    "training_config, feature_list, created_at"
+    "training_config, feature_list, orchestrator, created_at"
 )
 INSERT_MODEL = (
     "INSERT INTO model_registry (artifact_uri, artifact_sha256, git_commit_sha, h2o_version, algo, "
-    "metrics, training_config, feature_list) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "metrics, training_config, feature_list, orchestrator) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
     f"ON CONFLICT (artifact_sha256) DO NOTHING RETURNING {_MODEL_COLUMNS}"
 )
 SELECT_MODEL_BY_SHA = "SELECT model_version FROM model_registry WHERE artifact_sha256 = %s"
@@ -58,6 +59,8 @@ INSERT_PROMOTION = "SELECT promotion_id, reason, promoted_at, actor FROM promote
 LOCK_PROMOTIONS = "SELECT pg_advisory_xact_lock(%s)"
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+# Who registered a version: the Dagster assets, the Mage pipeline or `converge registry register`.
+Orchestrator = Literal["dagster", "mage", "cli"]
 
 
 class RegistryError(Exception):
@@ -95,6 +98,7 @@ class NewModel(BaseModel):
     metrics: dict[str, JsonValue]
     training_config: dict[str, JsonValue]
     feature_list: Annotated[list[NonEmpty], Field(min_length=1)]
+    orchestrator: Orchestrator
 
     @field_validator("metrics", "training_config")
     @classmethod
@@ -136,6 +140,7 @@ class ModelRecord:
     metrics: Mapping[str, Any]
     training_config: Mapping[str, Any]
     feature_list: tuple[str, ...]
+    orchestrator: str  # an Orchestrator, or "unrecorded" for versions older than the column
     created_at: datetime
     h2o_version_matches: bool
 
@@ -162,6 +167,7 @@ def _model(row: Mapping[str, Any], pinned_h2o: str) -> ModelRecord:
         metrics=row["metrics"],
         training_config=row["training_config"],
         feature_list=tuple(row["feature_list"]),
+        orchestrator=row["orchestrator"],
         created_at=row["created_at"],
         h2o_version_matches=row["h2o_version"] == pinned_h2o,
     )
@@ -191,6 +197,7 @@ def register_model(conn: psycopg.Connection[Any], new: NewModel) -> ModelRecord:
         Jsonb(new.metrics),
         Jsonb(new.training_config),
         Jsonb(new.feature_list),
+        new.orchestrator,
     )
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(INSERT_MODEL, params).fetchone()

@@ -103,6 +103,7 @@ def _new_model(
             metrics=metrics,
             training_config={"source": "registered", "file": path.name, **config},
             feature_list=list(model.columns),
+            orchestrator="cli",
         )
     except (ValidationError, RuntimeError) as exc:
         raise click.ClickException(f"cannot register {path}: {exc}") from exc

@@ -60,7 +60,7 @@ def _model_line(model: ModelRecord, champion_version: int | None) -> str:
     marker = "*" if model.model_version == champion_version else " "
     metrics = ", ".join(f"{k}={v}" for k, v in sorted(model.metrics.items()) if _scalar(v))
     return (
-        f"{marker} {model.model_version:>5}  {model.algo:<16} "
+        f"{marker} {model.model_version:>5}  {model.algo:<16} {model.orchestrator:<10} "
         f"h2o {model.h2o_version}{_version_flag(model)}  "
         f"{model.created_at:%Y-%m-%d %H:%M:%S%z}  {metrics}"
     )
@@ -74,7 +74,7 @@ def _champion_text(champion: Champion) -> str:
     model = champion.model
     return (
         f"champion: model_version {model.model_version} ({model.algo}, "
-        f"h2o {model.h2o_version}{_version_flag(model)})\n"
+        f"h2o {model.h2o_version}{_version_flag(model)}, by {model.orchestrator})\n"
         f"artifact: {model.artifact_uri} sha256 {model.artifact_sha256}\n"
         f"promoted: {champion.promoted_at:%Y-%m-%d %H:%M:%S%z} by {champion.actor} "
         f"(promotion {champion.promotion_id}): {champion.reason}"

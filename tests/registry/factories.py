@@ -26,6 +26,7 @@ def new_model(h2o_version: str | None = None, **overrides: Any) -> NewModel:
         "metrics": {"auc": 0.81, "logloss": 0.47},
         "training_config": {"ntrees": 5, "seed": 1},
         "feature_list": ["AGE", "PSA", "GLEASON"],
+        "orchestrator": "dagster",
     }
     fields.update(overrides)
     return NewModel(**fields)

@@ -83,6 +83,7 @@ class Registry:
             metrics={},
             training_config={},
             feature_list=mojo.features,
+            orchestrator="cli",
         )
         with psycopg.connect(self.database_url) as conn:
             return register_model(conn, new).model_version

@@ -128,6 +128,7 @@ def _register_and_promote(url: str, stored: StoredArtifact, metrics: dict[str, A
         metrics=metrics,
         training_config={"config_name": "earlier"},
         feature_list=["age"],
+        orchestrator="dagster",
     )
     with psycopg.connect(url) as conn:
         version = register_model(conn, new).model_version
