@@ -1,10 +1,11 @@
 """The parity check every MOJO test case goes through: genmodel's PredictCsv against the runtime.
 
-`check_parity` scores a case's CSV with genmodel (the reference) and with the JVM-free runtime, by
-both paths (`predict` on a frame, `predict_rows` on mappings with and without blank cells), and
-asserts labels identical and numbers within `TOLERANCE`. When CONVERGE_PARITY_REPORT names a file,
-each checked case appends one JSON line (case, algo, category, options, rows, max |diff|): the
-scope table of docs/mojo.md is rendered from that report (scripts/mojo_scope_table.py).
+`check_against_genmodel` scores a case's CSV with genmodel (the reference) and with the JVM-free
+runtime, by both paths (`predict` on a frame, `predict_rows` on mappings with and without blank
+cells), and asserts labels identical and numbers within `PARITY_TOLERANCE` (the rule training
+shares). When CONVERGE_PARITY_REPORT names a file, each checked case appends one JSON line (case,
+algo, category, options, rows, max |diff|): the scope table of docs/mojo.md is rendered from that
+report (scripts/mojo_scope_table.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import pandas as pd
 
 from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
+from shared.parity import PARITY_TOLERANCE
 
-TOLERANCE = 1e-6
 REPORT_VARIABLE = "CONVERGE_PARITY_REPORT"
 
 
@@ -109,10 +110,10 @@ def max_difference(expected: pd.DataFrame, actual: pd.DataFrame, classes: bool) 
 def assert_matches_genmodel(expected: pd.DataFrame, actual: pd.DataFrame, classes: bool) -> None:
     """Same columns and labels; numbers within 1e-6, NaN exactly where genmodel has NaN."""
     worst = max_difference(expected, actual, classes)
-    assert worst <= TOLERANCE, f"max |difference| {worst:.3g} over {TOLERANCE:g}"
+    assert worst <= PARITY_TOLERANCE, f"max |difference| {worst:.3g} over {PARITY_TOLERANCE:g}"
 
 
-def check_parity(case: ParityCase, genmodel_jar: Path, workdir: Path) -> MojoModel:
+def check_against_genmodel(case: ParityCase, genmodel_jar: Path, workdir: Path) -> MojoModel:
     """Assert the runtime scores `case` as genmodel does, by every path; record it in the report."""
     expected = predict_csv(genmodel_jar, case.mojo, case.scoring_csv, workdir / "genmodel.csv")
     model = load_mojo(case.mojo)
@@ -126,7 +127,9 @@ def check_parity(case: ParityCase, genmodel_jar: Path, workdir: Path) -> MojoMod
     for given in (rows, [{key: v for key, v in row.items() if v != ""} for row in rows]):
         from_rows = pd.DataFrame(model.predict_rows(given), columns=model.output_columns)
         worst = max(worst, max_difference(expected, from_rows, classes))
-    assert worst <= TOLERANCE, f"{case.name}: max |difference| {worst:.3g} over {TOLERANCE:g}"
+    assert worst <= PARITY_TOLERANCE, (
+        f"{case.name}: max |difference| {worst:.3g} over {PARITY_TOLERANCE:g}"
+    )
     assert model.h2o_version == "3.46.0.11"
     assert len(actual) == len(scoring)
     _record(case, model, expected, actual, worst)
