@@ -66,6 +66,14 @@ class Prometheus:
             time.sleep(0.5)
         raise AssertionError(f"{expr} stayed empty for {timeout_s:.0f} s")
 
+    def wait_until_empty(self, expr: str, timeout_s: float) -> None:
+        """Poll until `expr` has no result (a series gone from the scrapes is marked stale)."""
+        deadline = time.monotonic() + timeout_s
+        while self.query(expr):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{expr} still has {self.query(expr)} after {timeout_s:.0f} s")
+            time.sleep(0.5)
+
 
 @contextlib.contextmanager
 def prometheus_server(target: str, workdir: Path) -> Iterator[Prometheus]:

@@ -21,7 +21,8 @@ from serving.launch import app_process, wait_until_ready
 from shared.net import free_port
 from shared.versions import pinned_versions
 from tests.deploy.prometheus_server import JOB, prometheus_server
-from tests.serving.conftest import Registry, glm_mojo, serving_env
+from tests.handmade_mojo import write_glm_mojo
+from tests.serving.conftest import Registry, TrainedMojo, glm_mojo, serving_env
 from tests.serving.server import REPO, uvicorn_server
 from tests.serving.services import PrivateRedis
 
@@ -135,6 +136,19 @@ def test_a_version_mismatch_at_start_up_fires_its_alerts(
         # Nothing else could be served: that alert waits its two minutes, but its rule matches now.
         prom.wait_for_alert("ConvergeNoModelServed", "pending", 30)
         assert httpx.get(f"{base}/ready").status_code == 503
+
+        # A champion built for the pinned h2o is swapped in: the champion's alerts clear, the
+        # installation's mismatch stays.
+        built = TrainedMojo(
+            write_glm_mojo(tmp_path / "other.zip", h2o_version=OTHER_H2O), "glm", ["colour", "size"]
+        )
+        fitting = registry.register(built, h2o_version=OTHER_H2O)
+        registry.promote(fitting, allow_version_mismatch=True)
+        prom.wait_for_series(f'converge_model_info{{model_version="{fitting}"}}', 30)
+        prom.wait_until_empty("converge_champion_refused", 30)
+        prom.wait_until_empty('converge_version_mismatch{component="champion"}', 30)
+        assert prom.query('converge_version_mismatch{component="h2o"} == 1')
+        assert httpx.get(f"{base}/ready").status_code == 200
     text = log.read_text()
     assert (
         f"version mismatch: champion model_version {version} has h2o_version {installed}, "
