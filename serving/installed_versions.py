@@ -10,23 +10,19 @@ from __future__ import annotations
 import logging
 
 from serving.metrics import ServingMetrics
-from shared.versions import PACKAGE_PINS, PinnedVersions, VersionMismatch, installed_version
+from shared.versions import PACKAGE_PINS, PinnedVersions, installed_version
 
 log = logging.getLogger(__name__)
 
 
-def report_installed_versions(
-    metrics: ServingMetrics, pinned: PinnedVersions
-) -> list[VersionMismatch]:
+def report_installed_versions(metrics: ServingMetrics, pinned: PinnedVersions) -> None:
     """Log and export each installed package whose version differs from versions.env."""
-    mismatches: list[VersionMismatch] = []
     for key, packages in PACKAGE_PINS.items():
         expected = pinned.values.get(key)
         for package in packages:
             found = installed_version(package)
             if expected is None or found is None or found == expected:
                 continue
-            mismatches.append(VersionMismatch(package, expected, found))
             metrics.set_version_mismatch(package, expected, found)
             log.error(
                 "version mismatch: installed %s %s, versions.env %s is %s",
@@ -35,4 +31,3 @@ def report_installed_versions(
                 key,
                 expected,
             )
-    return mismatches

@@ -127,7 +127,7 @@ class ServingMetrics:
         Gauge("converge_worker_pid", "Process id of the worker that answered.", registry=r).set(
             os.getpid()
         )
-        self._mismatches: set[tuple[str, str, str]] = set()
+        self._mismatch_labels: dict[str, tuple[str, str, str]] = {}  # by component
         for dependency in ("redis", "postgres"):
             self.set_breaker_state(dependency, BreakerState.CLOSED)
 
@@ -158,9 +158,10 @@ class ServingMetrics:
 
     def set_version_mismatch(self, component: str, expected: str, found: str | None) -> None:
         """`component` is at version `found` while versions.env says `expected`; None: it agrees."""
-        for labels in [key for key in self._mismatches if key[0] == component]:
-            self.version_mismatch.remove(*labels)
-            self._mismatches.discard(labels)
+        previous = self._mismatch_labels.pop(component, None)
+        if previous is not None:
+            self.version_mismatch.remove(*previous)
         if found is not None:
-            self.version_mismatch.labels(component, expected, found).set(1)
-            self._mismatches.add((component, expected, found))
+            labels = (component, expected, found)
+            self.version_mismatch.labels(*labels).set(1)
+            self._mismatch_labels[component] = labels
