@@ -26,8 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from converge.h2o_exporter import METRIC_NAMES as H2O_EXPORTER_NAMES
 from shared.versions import REPOSITORY_ROOT
+from tests.deploy.converge_serve import converge_serve
 from tests.serving.conftest import Registry, glm_mojo, serving_env
-from tests.serving.server import uvicorn_server
 
 DASHBOARD = REPOSITORY_ROOT / "deploy" / "grafana" / "converge.json"
 CADVISOR_NAMES = {"container_spec_memory_limit_bytes", "container_memory_working_set_bytes"}
@@ -140,7 +140,7 @@ def test_panels_name_only_metrics_that_are_exported(database_url: str, tmp_path:
     registry = Registry(database_url, (tmp_path / "artifacts").as_uri())
     registry.promote(registry.register(glm_mojo(tmp_path)))
     env = serving_env(registry, "redis://127.0.0.1:1/0", tmp_path)  # no Redis: fallbacks too
-    with uvicorn_server(env, tmp_path / "serving.log") as base:
+    with converge_serve(env, tmp_path / "serving.log") as base:
         assert httpx.post(f"{base}/v1/predict", json={"entity_id": "e1"}).status_code == 200
         app_names = _served_names(httpx.get(f"{base}/metrics").text)
     known = app_names | H2O_EXPORTER_NAMES | CADVISOR_NAMES | PROMETHEUS_NAMES

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from converge.h2o_exporter import METRIC_NAMES
 from shared.net import free_port
-
-CONVERGE = Path(sys.executable).parent / "converge"  # the console script of this environment
+from tests.deploy.converge_serve import CONVERGE
 
 
 @contextlib.contextmanager

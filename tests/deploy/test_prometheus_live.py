@@ -1,4 +1,4 @@
-"""A real Prometheus server scraping a real serving app: the metrics arrive and the alerts fire.
+"""A real Prometheus server scraping a real `converge serve`: metrics arrive and alerts fire.
 
 The rules file is loaded as committed (production `for:` durations): the breaker alert fires a
 minute after a real opening (Redis killed under requests), the version-mismatch and refusal alerts
@@ -8,22 +8,16 @@ match the series the app really exports.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-from serving.launch import app_process, wait_until_ready
-from shared.net import free_port
 from shared.versions import pinned_versions
+from tests.deploy.converge_serve import converge_serve
 from tests.deploy.prometheus_server import JOB, prometheus_server
 from tests.handmade_mojo import write_glm_mojo
 from tests.serving.conftest import Registry, TrainedMojo, glm_mojo, serving_env
-from tests.serving.server import REPO, uvicorn_server
 from tests.serving.services import PrivateRedis
 
 OTHER_H2O = "3.44.0.3"
@@ -45,7 +39,7 @@ def test_metrics_arrive_and_a_forced_breaker_opening_fires_its_alert(
     try:
         env = serving_env(registry, redis.url, tmp_path)
         with (
-            uvicorn_server(env, tmp_path / "serving.log") as base,
+            converge_serve(env, tmp_path / "serving.log") as base,
             prometheus_server(base.removeprefix("http://"), tmp_path / "prometheus") as prom,
             httpx.Client(base_url=base, timeout=10) as client,
         ):
@@ -83,25 +77,6 @@ def test_metrics_arrive_and_a_forced_breaker_opening_fires_its_alert(
         redis.stop()
 
 
-@contextlib.contextmanager
-def _serving_without_ready(env: dict[str, str], log: Path) -> Iterator[str]:
-    """The app under uvicorn, waited for on /health: a refused champion keeps /ready at 503."""
-    port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1"]
-    with (
-        log.open("wb") as output,
-        app_process(
-            [*argv, "--port", str(port)],
-            {**os.environ, "PYTHONPATH": str(REPO), **env},
-            output=output,
-            cwd=REPO,
-        ) as process,
-    ):
-        base = f"http://127.0.0.1:{port}"
-        wait_until_ready(base, process, timeout_s=240, path="/health", poll_s=0.1)
-        yield base
-
-
 def test_a_version_mismatch_at_start_up_fires_its_alerts(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -120,7 +95,7 @@ def test_a_version_mismatch_at_start_up_fires_its_alerts(
     env = serving_env(registry, redis_url, tmp_path, CONVERGE_VERSIONS_FILE=str(versions))
     log = tmp_path / "serving.log"
     with (
-        _serving_without_ready(env, log) as base,
+        converge_serve(env, log, ready_path="/health") as base,
         prometheus_server(base.removeprefix("http://"), tmp_path / "prometheus") as prom,
     ):
         champion = prom.wait_for_alert(
