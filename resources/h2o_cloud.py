@@ -47,7 +47,6 @@ class CloudStatus:
     name: str
     size: int
     locked: bool
-    consensus: bool
     nodes: tuple[CloudNode, ...]
     answering: int
     """Index in `nodes` of the node that answered: alive, whatever its own heartbeat says."""
@@ -82,7 +81,6 @@ def cloud_status(url: str, timeout_s: float) -> CloudStatus:
         name=cloud["cloud_name"],
         size=cloud["cloud_size"],
         locked=cloud["locked"],
-        consensus=cloud["consensus"],
         answering=cloud["node_idx"],
         nodes=tuple(
             CloudNode(node["ip_port"], node["healthy"], node["last_ping"])
@@ -119,11 +117,6 @@ def check_cloud(
         raise H2OCloudError(
             f"H2O cloud '{status.name}' has {status.size} of the {expected_size} nodes expected "
             f"(H2O_CLOUD_SIZE){named}: refusing to train on a partial cloud; {RECOVERY}"
-        )
-    if not status.consensus:
-        raise H2OCloudError(
-            f"H2O cloud '{status.name}' has no consensus on its members yet (still forming): "
-            "wait for every node, then train"
         )
     return status
 

@@ -29,8 +29,9 @@ import pytest
 from assets.h2o_training import train_candidate, upload_frames
 from assets.model_configs import ModelConfig
 from assets.training_frame import LABEL, SPLIT
+from converge.commands.h2o import KUBERNETES_DNS_ENV, peers
 from resources.h2o import H2O_URL_ENV, H2OResource
-from resources.h2o_cloud import H2OCloudError
+from resources.h2o_cloud import H2OCloudError, read_flatfile
 
 CONVERGE = str(Path(sys.executable).with_name("converge"))
 HEAP = "1g"  # per node: the machine is shared
@@ -205,3 +206,35 @@ def test_a_lost_node_fails_training_by_name_and_cannot_rejoin(
         f"this node cannot join H2O cloud 'h2ocloud': peer {cloud.address(0)} runs it locked" in log
     )
     assert "kubectl -n converge delete pod -l app.kubernetes.io/name=h2o" in log
+
+
+def test_peers_come_from_the_flatfile_else_the_kubernetes_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flatfile = tmp_path / "flatfile"
+    flatfile.write_text("# the cloud\n10.0.0.11:54321\n\n10.0.0.12:54321  # second\n")
+    assert peers(flatfile, 54321) == ("10.0.0.11:54321", "10.0.0.12:54321")
+    assert read_flatfile(flatfile.read_text()) == peers(flatfile, 54321)
+    monkeypatch.setenv(KUBERNETES_DNS_ENV, "localhost")  # the headless Service's name
+    assert peers(None, 54321) == ("127.0.0.1:54321",)
+    monkeypatch.setenv(KUBERNETES_DNS_ENV, "no-such-service.invalid")
+    assert peers(None, 54321) == ()  # no pod published yet: the first node starts alone
+    monkeypatch.delenv(KUBERNETES_DNS_ENV)
+    assert peers(None, 54321) == ()
+
+
+def test_a_node_with_no_cloud_to_join_starts_its_jvm(tmp_path: Path) -> None:
+    """No peer answers (the first node of a cloud): the command execs h2o.jar with its settings."""
+    port = _port_pair(set())
+    flatfile = tmp_path / "flatfile"
+    flatfile.write_text(f"127.0.0.1:{port}\n127.0.0.1:{_port_pair({port, port + 1})}\n")
+    completed = subprocess.run(
+        [CONVERGE, "h2o", "node", "--heap", "1g", "--flatfile", str(flatfile), "-version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # `-version` makes h2o.jar print its build and exit: the JVM ran the pinned jar.
+    assert completed.returncode == 0, completed.stderr
+    assert "3.46.0.11" in completed.stdout + completed.stderr
