@@ -127,10 +127,12 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
             if node.poll() is None:
                 node.kill()
             node.wait(timeout=30)
-        if os.environ.get(H2O_URL_ENV):  # give the session-wide cluster its connection back
-            import h2o
+        import h2o
 
+        if os.environ.get(H2O_URL_ENV):  # give the session-wide cluster its connection back
             h2o.connect(url=os.environ[H2O_URL_ENV], verbose=False)
+        elif h2o.connection() is not None:  # else h2o's atexit hook calls the dead cloud
+            h2o.connection().close()
 
 
 def _frame(rows: int) -> pd.DataFrame:
@@ -187,6 +189,7 @@ def test_a_lost_node_fails_training_by_name_and_cannot_rejoin(
         threading.Thread(target=kill_node, daemon=True).start()
         train_candidate(session, LONG, frames, tmp_path)
     waited = time.monotonic() - killed_at[0]
+    print(f"training failed {waited:.1f} s after kill -9 of {cloud.address(1)}")
     message = str(failure.value)
     assert f"H2O cloud 'h2ocloud' lost node {lost} (no heartbeat for" in message
     assert "restart the whole cloud" in message
