@@ -31,7 +31,13 @@ from assets.model_configs import ModelConfig
 from assets.training_frame import LABEL, SPLIT
 from converge.commands.h2o import KUBERNETES_DNS_ENV, peers
 from resources.h2o import H2O_URL_ENV, H2OResource
-from resources.h2o_cloud import H2OCloudError, read_flatfile
+from resources.h2o_cloud import (
+    CloudNode,
+    CloudStatus,
+    H2OCloudError,
+    check_cloud,
+    read_flatfile,
+)
 
 CONVERGE = str(Path(sys.executable).with_name("converge"))
 HEAP = "1g"  # per node: the machine is shared
@@ -241,3 +247,22 @@ def test_a_node_with_no_cloud_to_join_starts_its_jvm(tmp_path: Path) -> None:
     # `-version` makes h2o.jar print its build and exit: the JVM ran the pinned jar.
     assert completed.returncode == 0, completed.stderr
     assert "3.46.0.11" in completed.stdout + completed.stderr
+
+
+def test_a_node_is_lost_by_its_heartbeat_age_on_the_answering_nodes_clock() -> None:
+    nodes = (
+        CloudNode("10.0.0.11:54321", healthy=True, last_ping_ms=100_000),  # answering, starved
+        CloudNode("10.0.0.12:54321", healthy=True, last_ping_ms=115_000),  # newest heartbeat
+        CloudNode("10.0.0.13:54321", healthy=True, last_ping_ms=104_999),  # 10.001 s behind
+        CloudNode("10.0.0.14:54321", healthy=False, last_ping_ms=115_000),  # H2O says so
+    )
+    status = CloudStatus("converge", size=4, locked=True, nodes=nodes, answering=0)
+    lost = [node.ip_port for node in status.lost_nodes(node_timeout_s=10)]
+    assert lost == ["10.0.0.13:54321", "10.0.0.14:54321"]
+    assert [n.ip_port for n in status.lost_nodes(node_timeout_s=11)] == ["10.0.0.14:54321"]
+
+
+def test_a_cloud_that_does_not_answer_is_named() -> None:
+    port = _port_pair(set())
+    with pytest.raises(H2OCloudError, match=f"H2O node 127.0.0.1:{port} does not answer"):
+        check_cloud(f"http://127.0.0.1:{port}", expected_size=2, node_timeout_s=2)
