@@ -199,7 +199,9 @@ def test_a_lost_node_fails_training_by_name_and_cannot_rejoin(
     message = str(failure.value)
     assert f"H2O cloud 'h2ocloud' lost node {lost} (no heartbeat for" in message
     assert "restart the whole cloud" in message
-    assert NODE_TIMEOUT_S <= waited < NODE_TIMEOUT_S + 15, f"failed {waited:.1f} s after the kill"
+    # The last heartbeat may have come up to a second before the kill; then one watchdog period.
+    bounds = (NODE_TIMEOUT_S - 2, NODE_TIMEOUT_S + 15)
+    assert bounds[0] <= waited < bounds[1], f"failed {waited:.1f} s after the kill"
 
     # The next training is refused at once: the cloud still lists the dead node.
     started = time.monotonic()
