@@ -18,11 +18,11 @@ SUBCOMMANDS: dict[str, str] = {
     "registry": "converge.commands.registry:registry",
     "mojo": "converge.commands.mojo:mojo",
     "memory-split": "converge.commands.memory_split:memory_split",
+    "h2o": "converge.commands.h2o:h2o",
     "demo": "converge.commands.demo:demo",
     "ui": "converge.commands.ui:ui",
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
-    "h2o-exporter": "converge.commands.h2o_exporter:h2o_exporter",
 }
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics of an H2O-3 cluster's memory, read from its /3/Cloud REST endpoint.
 
 H2O-3 3.46 exports no Prometheus metrics of its own (h2o.jar has no Prometheus or Micrometer
-classes), so `converge h2o-exporter` asks the cluster at every scrape: each node's heap as H2O
+classes), so `converge h2o exporter` asks the cluster at every scrape: each node's heap as H2O
 accounts for it (`max_mem` = data + temporary objects + free) and whether it is healthy. Grafana
 plots the heap against the container's memory (cAdvisor) to show XGBoost's native headroom.
 """

@@ -58,6 +58,32 @@ class Settings(BaseSettings):
         description="Where MOJOs are stored: file:///path or s3://bucket/prefix "
         "(AWS_* variables incl. AWS_ENDPOINT_URL apply). Unset: CONVERGE_HOME/artifacts.",
     )
+    h2o_cloud_name: str = Field(
+        default="converge", description="Name of the H2O cloud that `converge h2o node` joins."
+    )
+    h2o_cloud_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Nodes the H2O cloud must have: training refuses a smaller cloud or one with a "
+        "lost node. Unset: not checked.",
+    )
+    h2o_flatfile: Path | None = Field(
+        default=None,
+        description="The H2O cloud's nodes, one `ip:port` (REST port) a line, for "
+        "`converge h2o node`. Unset: H2O's own discovery (Kubernetes DNS or multicast).",
+    )
+    h2o_port: int = Field(
+        default=54321,
+        ge=1,
+        le=65534,
+        description="REST port of a node started by `converge h2o node` (nodes talk on port + 1).",
+    )
+    h2o_node_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds without a heartbeat (H2O sends one a second) before training "
+        "declares a node of the cloud lost.",
+    )
 
     @field_validator(
         "database_url",

@@ -1,11 +1,11 @@
-"""`converge h2o-exporter`: serve an H2O-3 cluster's memory as Prometheus metrics."""
+"""`converge h2o exporter`: serve an H2O-3 cluster's memory as Prometheus metrics."""
 
 from __future__ import annotations
 
 import click
 
 
-@click.command("h2o-exporter")
+@click.command("exporter")
 @click.option(
     "--h2o-url", envvar="H2O_URL", required=True, help="The cluster, e.g. http://h2o:54321."
 )
@@ -23,5 +23,5 @@ def h2o_exporter(h2o_url: str, host: str, port: int, timeout_s: float) -> None:
     registry = CollectorRegistry()
     registry.register(H2OCloudCollector(h2o_url, timeout_s))
     _server, thread = start_http_server(port, host, registry)
-    click.echo(f"h2o-exporter: http://{host}:{port}/metrics for {h2o_url}", err=True)
+    click.echo(f"h2o exporter: http://{host}:{port}/metrics for {h2o_url}", err=True)
     thread.join()

@@ -4,7 +4,7 @@ Parsing is Prometheus's own: each query becomes a recording rule that `promtool 
 parses. The metric names are read from the parsed query (promql-parser) and must be exported by:
 - the serving app: scraped from a real app's /metrics (a labelled family with no sample yet still
   has its HELP/TYPE lines; its sample names follow from its type);
-- `converge h2o-exporter`: METRIC_NAMES, which tests/deploy/test_prometheus_h2o_exporter.py
+- `converge h2o exporter`: METRIC_NAMES, which tests/deploy/test_prometheus_h2o_exporter.py
   checks against a scrape of the exporter running on a real H2O;
 - cAdvisor (embedded in the kubelet, served at /metrics/cadvisor): the names below, as defined in
   google/cadvisor lib/metrics/prometheus.go (commit 6a0c4f2539a8), with the `container` and `pod`

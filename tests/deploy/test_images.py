@@ -69,7 +69,11 @@ def test_entrypoint_starts_an_h2o_node_with_the_split_heap(tmp_path: Path) -> No
     env = _entrypoint_env(CONVERGE_MEMORY_LIMIT="1g", TMPDIR=str(tmp_path))
     log = (tmp_path / "h2o.log").open("w")
     node = subprocess.Popen(
-        ["sh", str(ENTRYPOINT), "-ip", "127.0.0.1", "-port", str(port), "-ice_root", str(tmp_path)],
+        [
+            "sh",
+            str(ENTRYPOINT),
+            *("--ip", "127.0.0.1", "--port", str(port), "-ice_root", str(tmp_path)),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -15,6 +15,7 @@ import yaml
 
 from resources.memory_split import parse_size
 from resources.training_policy import TRAINING_POOL
+from shared.settings import Settings
 from shared.versions import REPOSITORY_ROOT
 
 KUBERNETES_VERSION = "1.32.0"
@@ -145,6 +146,9 @@ def test_h2o_cluster_discovers_itself_through_the_headless_service() -> None:
     assert leader["spec"]["selector"] == headless["spec"]["selector"]
     config = _find("ConfigMap", "converge-config")["data"]
     assert config["H2O_URL"] == "http://h2o-leader.converge.svc:54321"
+    # Training checks the cloud it joins against the size the StatefulSet starts.
+    assert int(config["H2O_CLOUD_SIZE"]) == statefulset["spec"]["replicas"]
+    assert env["H2O_CLOUD_NAME"] == Settings().h2o_cloud_name
 
 
 def test_serving_probes_hit_the_apps_real_routes() -> None:

@@ -1,4 +1,4 @@
-"""`converge h2o-exporter` against a real H2O JVM: each node's heap as Prometheus metrics.
+"""`converge h2o exporter` against a real H2O JVM: each node's heap as Prometheus metrics.
 
 Run as the CLI in its own process and scraped over HTTP, as Prometheus would; a cluster that does
 not answer is reported as converge_h2o_up 0, never as stale node figures.
@@ -27,7 +27,7 @@ from tests.deploy.converge_serve import CONVERGE
 def _exporter(h2o_url: str) -> Iterator[str]:
     """The exporter CLI on a free port; yields its /metrics URL once it answers."""
     port = free_port()
-    argv = [str(CONVERGE), "h2o-exporter", "--h2o-url", h2o_url]
+    argv = [str(CONVERGE), "h2o", "exporter", "--h2o-url", h2o_url]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--timeout-s", "2"]
     process = subprocess.Popen(argv, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/metrics"
