@@ -309,7 +309,8 @@ def _verdict(ok: bool) -> str:
 
 
 @contextlib.contextmanager
-def _raised_file_limit() -> Iterator[None]:
+def raised_file_limit() -> Iterator[None]:
+    """Room for thousands of sockets in this process and the servers it starts."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
     yield
@@ -332,7 +333,7 @@ def command(mojo: Path | None, seconds: int, connections: int, timed: int, worke
     if not 0 < timed < connections:
         raise click.ClickException("--timed must be between 1 and --connections - 1")
     with (
-        _raised_file_limit(),
+        raised_file_limit(),
         tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
         scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
     ):
