@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # (HTTP status, JSON body) of one probe.
 ProbeAnswer = tuple[int, dict[str, Any]]
+LIVE_PATH, READY_PATH = "/live", "/ready"
 
 
 class LoopHeartbeat:
@@ -89,7 +90,10 @@ class _ReusePortServer(http.server.ThreadingHTTPServer):
 
 
 def _handler(probes: Probes) -> type[http.server.BaseHTTPRequestHandler]:
-    routes: dict[str, Callable[[], ProbeAnswer]] = {"/live": probes.live, "/ready": probes.ready}
+    routes: dict[str, Callable[[], ProbeAnswer]] = {
+        LIVE_PATH: probes.live,
+        READY_PATH: probes.ready,
+    }
 
     class ProbeHandler(http.server.BaseHTTPRequestHandler):
         """GET /live and GET /ready; 404 for anything else."""

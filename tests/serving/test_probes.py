@@ -38,8 +38,11 @@ def workers(env: dict[str, str], count: int, log: Path) -> Iterator[tuple[int, i
     env["CONVERGE_SERVING_PROBE_PORT"] = str(probe_port)
     with log.open("wb") as out, app_process(argv, env, out, REPO) as process:
         try:
-            for base in (f"http://127.0.0.1:{probe_port}", f"http://127.0.0.1:{port}"):
-                wait_until_ready(base, process, timeout_s=240, poll_s=0.1)
+            wait_until_ready(f"http://127.0.0.1:{port}", process, timeout_s=240, poll_s=0.1)
+            # Each new connection reaches a worker at random (SO_REUSEPORT): 20 ready answers in
+            # a row leave a one in a million chance that one of 2 workers is still starting.
+            for _ in range(20 * count):
+                wait_until_ready(f"http://127.0.0.1:{probe_port}", process, timeout_s=240)
         except RuntimeError as exc:
             raise AssertionError(f"{exc}\n{log.read_text()}") from exc
         yield port, probe_port
