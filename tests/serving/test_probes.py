@@ -39,13 +39,26 @@ def workers(env: dict[str, str], count: int, log: Path) -> Iterator[tuple[int, i
     with log.open("wb") as out, app_process(argv, env, out, REPO) as process:
         try:
             wait_until_ready(f"http://127.0.0.1:{port}", process, timeout_s=240, poll_s=0.1)
-            # Each new connection reaches a worker at random (SO_REUSEPORT): 20 ready answers in
-            # a row leave a one in a million chance that one of 2 workers is still starting.
-            for _ in range(20 * count):
-                wait_until_ready(f"http://127.0.0.1:{probe_port}", process, timeout_s=240)
-        except RuntimeError as exc:
+            _every_worker_ready(probe_port, count, timeout_s=240)
+        except (RuntimeError, TimeoutError) as exc:
             raise AssertionError(f"{exc}\n{log.read_text()}") from exc
         yield port, probe_port
+
+
+def _every_worker_ready(probe_port: int, count: int, timeout_s: float) -> None:
+    """Each new connection reaches a worker at random (SO_REUSEPORT): 20 ready answers in a row
+    per worker leave about a one in a million chance that one of 2 is still starting."""
+    deadline, in_a_row = time.monotonic() + timeout_s, 0
+    while in_a_row < 20 * count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the probe port did not say ready {20 * count} times in a row")
+        try:
+            ready = ask(probe_port, "GET", "/ready", PROBE_BUDGET_S)[0] == 200
+        except OSError:
+            ready = False
+        in_a_row = in_a_row + 1 if ready else 0
+        if not ready:
+            time.sleep(0.1)
 
 
 def ask(port: int, method: str, path: str, timeout_s: float) -> tuple[int, dict[str, object]]:
