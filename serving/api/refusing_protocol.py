@@ -9,7 +9,9 @@ the socket from the parser callback; its body, if any, is discarded as it is par
 
 Only a connection with no response in progress takes this path (a pipelined request must be
 answered in order); every other request still reaches `AdmissionMiddleware`, which stays the
-authority on admission. Selected by `converge serve` (`http=` this class).
+authority on admission. Selected by `converge serve` (`http=` this class). It relies on the
+parent's internals (`cycle`, `parser`, `url`, `on_response_complete`): tests/serving/test_probes.py
+drives it over real sockets.
 """
 
 from __future__ import annotations
