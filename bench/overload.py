@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 
 from bench.scratch import scratch_database
-from bench.serve import ENTITIES, _install_champion, _train_mojo, _wait_ready, uvicorn
+from bench.serve import ENTITIES, install_champion, train_mojo, uvicorn, wait_ready
 from shared.db import database_url
 from shared.db.connection import with_database
 from shared.net import free_port
@@ -338,9 +338,9 @@ def command(mojo: Path | None, seconds: int, connections: int, timed: int, worke
         scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
     ):
         root = Path(tmp)
-        mojo = mojo or _train_mojo(root)
+        mojo = mojo or train_mojo(root)
         store_uri = (root / "artifacts").as_uri()
-        _install_champion(url, mojo, store_uri)
+        install_champion(url, mojo, store_uri)
         script = root / "overload.lua"
         script.write_text(WRK_OVERLOAD.replace("__ENTITIES__", str(ENTITIES)))
         probe_port = free_port()
@@ -352,7 +352,7 @@ def command(mojo: Path | None, seconds: int, connections: int, timed: int, worke
             "CONVERGE_SERVING_PROBE_PORT": str(probe_port),
         }
         with uvicorn(env, workers) as (base, process):
-            _wait_ready(base, process)
+            wait_ready(base, process)
             run_wrk(base + "/v1/predict", 64, 2, script)  # warm-up: fills the Redis cache
             run = overload(base, probe_port, connections, timed, seconds, script)
         for line in report(run, connections, seconds, workers):
