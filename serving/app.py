@@ -54,7 +54,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Probes first: the pod is live (and says why it is not ready) while the champion loads.
         async with (
-            _probe_port(serving_settings, lambda: getattr(app.state, "serving", None)),
+            probe_port_while_running(serving_settings, lambda: getattr(app.state, "serving", None)),
             _serving_state(serving_settings, settings, metrics_) as state,
         ):
             app.state.serving = state
@@ -101,7 +101,7 @@ def _breaker(name: str, cfg: ServingSettings, metrics_: ServingMetrics) -> AioBr
 
 
 @contextlib.asynccontextmanager
-async def _probe_port(
+async def probe_port_while_running(
     cfg: ServingSettings, current_state: Callable[[], ServingState | None]
 ) -> AsyncIterator[None]:
     """Answer /live and /ready on `cfg.probe_port` from a thread while the app runs (if set)."""

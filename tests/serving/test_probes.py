@@ -3,6 +3,7 @@ protocol: real app, real uvicorn workers, a loop blocked on purpose and wrk at 2
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from bench.overload import WRK_OVERLOAD, overload, percentile, raised_file_limit, report
+from serving.app import probe_port_while_running
+from serving.config import ServingSettings
 from serving.launch import HTTP_PROTOCOL, app_process, wait_until_ready
 from serving.probes import LoopHeartbeat, Probes, ProbeServer
 from serving.prometheus_text import sample_value
@@ -190,3 +193,17 @@ def test_probe_port_in_use_is_named(tmp_path: Path) -> None:
         probes = Probes(LoopHeartbeat(0.1), 1.0, lambda: (200, {"ready": True}))
         with pytest.raises(OSError, match=f"cannot bind the probe port 127.0.0.1:{port}"):
             ProbeServer(probes, "127.0.0.1", port)
+
+
+async def test_probe_port_is_live_and_says_starting_before_the_champion_is_loaded() -> None:
+    probe_port = free_port()
+    async with probe_port_while_running(ServingSettings(probe_port=probe_port), lambda: None):
+        status, body = await asyncio.to_thread(ask, probe_port, "GET", "/ready", PROBE_BUDGET_S)
+        assert status == 503 and body == {
+            "ready": False,
+            "reason": "starting: the champion is being loaded",
+        }
+        live = await asyncio.to_thread(ask, probe_port, "GET", "/live", PROBE_BUDGET_S)
+        assert live[0] == 200
+    with pytest.raises(ConnectionRefusedError):  # stopped with the app
+        ask(probe_port, "GET", "/live", PROBE_BUDGET_S)
