@@ -89,7 +89,7 @@ end
 )
 
 
-def _train_mojo(out_dir: Path) -> Path:
+def train_mojo(out_dir: Path) -> Path:
     """A 50-tree GBM on the prostate data shipped with h2o (needs Java)."""
     import h2o
     from h2o.estimators import H2OGradientBoostingEstimator
@@ -105,7 +105,8 @@ def _train_mojo(out_dir: Path) -> Path:
         h2o.cluster().shutdown()
 
 
-def _install_champion(url: str, mojo: Path, store_uri: str) -> None:
+def install_champion(url: str, mojo: Path, store_uri: str) -> None:
+    """`mojo` stored, registered and promoted as the champion, and features for ENTITIES rows."""
     stored = open_artifact_store(store_uri).put_file(mojo)
     new = NewModel(
         artifact_uri=stored.uri,
@@ -154,7 +155,8 @@ def uvicorn(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess
         yield f"http://127.0.0.1:{port}", process
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> float:
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> float:
+    """Seconds until `base`/ready said 200; a ClickException with the reason otherwise."""
     try:
         return wait_until_ready(base, process, timeout_s)
     except RuntimeError as exc:
@@ -304,9 +306,9 @@ def command(
         scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
     ):
         root = Path(tmp)
-        mojo = mojo or _train_mojo(root)
+        mojo = mojo or train_mojo(root)
         store_uri = (root / "artifacts").as_uri()
-        _install_champion(url, mojo, store_uri)
+        install_champion(url, mojo, store_uri)
         script = root / "predict.lua"
         script.write_text(WRK_PREDICT.replace("__ENTITIES__", str(ENTITIES)))
         pacing = root / "pacing.lua"
@@ -319,7 +321,7 @@ def command(
         }
 
         with uvicorn(env, 1) as (base, process):
-            cold_s = _wait_ready(base, process)
+            cold_s = wait_ready(base, process)
         click.echo(f"cores: {os.cpu_count()}; workers: {workers}; wrk: 2 threads")
         click.echo(
             f"cold start to /ready (1 worker): {cold_s:.2f} s "
@@ -328,7 +330,7 @@ def command(
 
         with uvicorn(env, workers) as server:
             base, process = server
-            _wait_ready(base, process)
+            wait_ready(base, process)
             _wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
             ping = _wrk_cpu(process, base + "/health", 64, seconds, None)
             predict = _wrk_cpu(process, base + "/v1/predict", 64, seconds, script)

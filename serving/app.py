@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from serving.api.admission import AdmissionMiddleware
+from serving.api.admission import Admission, AdmissionMiddleware
 from serving.api.body_limit import BodyLimitMiddleware
 from serving.api.errors import validation_error
 from serving.api.middleware import LatencyMiddleware
@@ -29,6 +29,7 @@ from serving.loop_monitor import monitor_loop_lag
 from serving.metrics import ServingMetrics
 from serving.model_holder import ModelHolder
 from serving.predictor import Predictor
+from serving.probes import LoopHeartbeat, ProbeAnswer, Probes, ProbeServer
 from serving.state import ServingState
 from shared.db import database_url
 from shared.settings import Settings, get_settings
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Routes that do work per request; /health, /ready and /metrics stay answerable under overload.
 SCORING_PREFIXES = ("/v1/", "/graphql")
+# How often the loop stamps the probes' heartbeat: far finer than any stall limit worth setting.
+HEARTBEAT_INTERVAL_S = 0.1
 
 
 def create_app(
@@ -50,7 +53,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _serving_state(serving_settings, settings, metrics_) as state:
+        # Probes first: the pod is live (and says why it is not ready) while the champion loads.
+        async with (
+            probe_port_while_running(serving_settings, lambda: getattr(app.state, "serving", None)),
+            _serving_state(serving_settings, settings, metrics_) as state,
+        ):
             app.state.serving = state
             yield
 
@@ -61,13 +68,15 @@ def create_app(
         telemetry={"tracing": otel, "metrics": otel, "logs": otel},
     )
     # Added first, so it runs inside LatencyMiddleware: refused requests are timed too.
-    app.add_middleware(
-        AdmissionMiddleware,
+    admission = Admission(
         max_in_flight=serving_settings.max_in_flight,
         retry_after_s=serving_settings.retry_after_s,
         prefixes=SCORING_PREFIXES,
         on_shed=lambda prefix: metrics_.requests_shed.labels(prefix).inc(),
     )
+    # Where serving.api.refusing_protocol finds it, to refuse before the ASGI app is called.
+    app.state.admission = admission
+    app.add_middleware(AdmissionMiddleware, admission=admission)
     # Inside LatencyMiddleware (413s are timed), outside admission (a 413 takes no slot).
     app.add_middleware(BodyLimitMiddleware, max_bytes=serving_settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics_)
@@ -90,6 +99,35 @@ def _breaker(name: str, cfg: ServingSettings, metrics_: ServingMetrics) -> AioBr
         reset_timeout_s=cfg.breaker_reset_timeout_s,
         on_state_change=changed,
     )
+
+
+@contextlib.asynccontextmanager
+async def probe_port_while_running(
+    cfg: ServingSettings, current_state: Callable[[], ServingState | None]
+) -> AsyncIterator[None]:
+    """Answer /live and /ready on `cfg.probe_port` from a thread while the app runs (if set)."""
+    if cfg.probe_port is None:
+        yield
+        return
+
+    def readiness() -> ProbeAnswer:
+        state = current_state()
+        if state is None:
+            return 503, {"ready": False, "reason": "starting: the champion is being loaded"}
+        return state.readiness()
+
+    heartbeat = LoopHeartbeat(HEARTBEAT_INTERVAL_S)
+    task = asyncio.create_task(heartbeat.run(), name="loop-heartbeat")
+    server = ProbeServer(
+        Probes(heartbeat, cfg.probe_max_loop_stall_s, readiness), cfg.probe_host, cfg.probe_port
+    )
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager

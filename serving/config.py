@@ -106,6 +106,22 @@ class ServingSettings(BaseSettings):
         default=False, description="Serve GraphiQL on GET /graphql and allow introspection."
     )
 
+    # Kubernetes probes go here, not to the main port: see serving/probes.py and docs/serving.md.
+    probe_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of /live and /ready answered off the event loop (unset: no probe port).",
+    )
+    probe_host: str = Field(
+        default="127.0.0.1", description="Interface of the probe port (0.0.0.0 in a pod)."
+    )
+    probe_max_loop_stall_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Event-loop stall after which the probe port says not live and not ready.",
+    )
+
     @field_validator("default_features", mode="before")
     @classmethod
     def _no_empty_keys(cls, value: Any) -> Any:

@@ -17,6 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+# uvicorn's `http` for the serving app: httptools, refusing excess scoring requests before a task
+# is made for them (serving/api/refusing_protocol.py).
+HTTP_PROTOCOL = "serving.api.refusing_protocol:RefusingHttpToolsProtocol"
+
 
 @contextmanager
 def app_process(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -23,3 +24,29 @@ class ServingState:
     holder: ModelHolder
     predictor: Predictor
     breakers: dict[str, AioBreaker]
+
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """(status, body) of /ready: 200 when a verified model is loaded (the champion, or the
+        newest earlier one when the champion was refused: `refused` says which and why), else 503
+        with the reason; each breaker's state either way."""
+        model = self.holder.current
+        breakers = {name: breaker.state.value for name, breaker in self.breakers.items()}
+        body: dict[str, Any] = {"ready": model is not None, "breakers": breakers}
+        refused = self.holder.refused
+        if refused is not None:
+            body["refused"] = {
+                "model_version": refused.model_version,
+                "reason": refused.reason,
+                "message": str(refused),
+            }
+        if model is None:
+            body["reason"] = self.holder.not_ready_reason
+            return 503, body
+        body["model"] = {
+            "model_version": model.model_version,
+            "h2o_version": model.h2o_version,
+            "algo": model.algo,
+            "artifact_sha256": model.artifact_sha256,
+            "versions_verified": True,
+        }
+        return 200, body

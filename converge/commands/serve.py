@@ -20,6 +20,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve predictions from the champion MOJO (POST /v1/predict, /graphql, /ready, /metrics)."""
     import uvicorn  # imported here so that `converge --help` stays light
 
+    from serving.launch import HTTP_PROTOCOL
     from shared.logs import logging_config
     from shared.settings import get_settings
 
@@ -31,5 +32,5 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         log_level=log_level,
         log_config=logging_config(log_level, get_settings().converge_log_format),
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
     )

@@ -190,6 +190,10 @@ def read_input_encoding(archive: MojoArchive, info: MojoInfo) -> InputEncoding |
         raise UnsupportedMojoError(f"categorical_encoding '{name}' (genmodel cannot score it)")
     if kind == "AUTO":
         return None
+    if info.offset_column is not None:
+        # Checked before the layout: the offset column takes a slot of the encoded row, so the
+        # layout check below would blame a column instead. Parity is proven unencoded only.
+        raise UnsupportedMojoError(f"an offset column with categorical_encoding {name}")
     originals = _Originals.read(archive, info, name)
     builders = {
         "OneHotExplicit": _one_hot_or_binary,

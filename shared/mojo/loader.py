@@ -71,10 +71,6 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
         encoding = read_input_encoding(archive, info)
     encoder = None
     if encoding is not None:  # users send the original columns; genmodel encodes them
-        if info.offset_column is not None:
-            raise UnsupportedMojoError(
-                f"an offset column with categorical_encoding {info.info['_genmodel_encoding']}"
-            )
         scorer = EncodedScorer(encoding, scorer)
         info, encoder = encoding.input_info(info), encoding.row_encoder()
     # A GAM reads its gam columns raw: what a user sends is not model.ini's feature list.

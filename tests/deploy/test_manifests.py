@@ -151,13 +151,26 @@ def test_h2o_cluster_discovers_itself_through_the_headless_service() -> None:
     assert env["H2O_CLOUD_NAME"] == Settings().h2o_cloud_name
 
 
-def test_serving_probes_hit_the_apps_real_routes() -> None:
-    from serving.api.routes.health import router
+def test_serving_probes_hit_the_probe_port_off_the_event_loop() -> None:
+    from serving.config import ServingSettings
+    from serving.probes import LIVE_PATH, READY_PATH
 
-    routes = {route.path for route in router.routes}  # type: ignore[attr-defined]
     container = _find("Deployment", "serving")["spec"]["template"]["spec"]["containers"][0]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health" in routes
-    assert container["readinessProbe"]["httpGet"]["path"] == "/ready" in routes
+    env = _env(container)
+    settings = ServingSettings(
+        probe_port=env["CONVERGE_SERVING_PROBE_PORT"], probe_host=env["CONVERGE_SERVING_PROBE_HOST"]
+    )
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports["probes"] == settings.probe_port != ports["http"]
+    assert settings.probe_host == "0.0.0.0"  # the kubelet comes from the node, not loopback
+    probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "startupProbe")}
+    assert all(probe == {"path": LIVE_PATH, "port": "probes"} for probe in probes.values())
+    assert container["readinessProbe"]["httpGet"] == {"path": READY_PATH, "port": "probes"}
+    assert all(
+        container[kind]["timeoutSeconds"] <= 1 for kind in ("livenessProbe", "readinessProbe")
+    )
+    service = _find("Service", "serving")["spec"]["ports"]
+    assert [port["targetPort"] for port in service] == ["http"]  # probes stay inside the pod
     assert container["image"].split("/")[-1].startswith("converge-serving:")
     assert "java" not in " ".join(container["command"])
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from shared.mojo import UnsupportedMojoError, load_mojo
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
-from tests.mojo.parity import ParityCase
+from tests.mojo.parity import ParityCase, synthetic_frame
 
 # (case to start from, model.ini key, new value, text the error must contain)
 TOP_LEVEL_EDITS = [
@@ -170,3 +172,61 @@ def test_refuses_unreadable_numbers_in_model_ini(
     )
     with pytest.raises(UnsupportedMojoError, match="'beta' is not a list of numbers"):
         load_mojo(damaged)
+
+
+# name: (estimator, parameters, text the refusal must contain); each trained with an offset.
+OFFSET_REFUSALS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "xgboost-dart": ("xgboost", {"booster": "dart"}, "offset column with the XGBoost dart booster"),
+    "xgboost-gblinear": (
+        "xgboost",
+        {"booster": "gblinear"},
+        "offset column with the XGBoost gblinear booster",
+    ),
+    "gbm-binary": (
+        "gbm",
+        {"categorical_encoding": "binary"},
+        "offset column with categorical_encoding Binary",
+    ),
+    "gbm-one_hot_explicit": (
+        "gbm",
+        {"categorical_encoding": "one_hot_explicit"},
+        "offset column with categorical_encoding OneHotExplicit",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def offset_refusal_mojos(
+    h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Each model of OFFSET_REFUSALS trained on the real JVM with offset column `off`."""
+    h2o = h2o_cluster
+    from h2o.estimators import H2OGradientBoostingEstimator, H2OXGBoostEstimator
+
+    directory = tmp_path_factory.mktemp("offset-refusals")
+    data = synthetic_frame(rows=200)
+    data["off"] = np.round(np.random.default_rng(5).normal(0, 0.5, len(data)), 4)
+    frame = h2o.H2OFrame(data, column_types={"city": "enum", "colour": "enum"})
+    makers = {"gbm": H2OGradientBoostingEstimator, "xgboost": H2OXGBoostEstimator}
+    mojos = {}
+    for name, (algo, params, _) in OFFSET_REFUSALS.items():
+        model = makers[algo](ntrees=3, max_depth=2, seed=1, offset_column="off", **params)
+        model.train(x=["x1", "x2", "city", "colour"], y="y_reg", training_frame=frame)
+        mojos[name] = Path(model.download_mojo(path=str(directory / name)))
+    return mojos
+
+
+@pytest.mark.h2o
+@pytest.mark.parametrize("name", list(OFFSET_REFUSALS))
+def test_refuses_an_offset_it_cannot_apply_like_genmodel(
+    name: str, offset_refusal_mojos: dict[str, Path]
+) -> None:
+    """Parity with an offset is proven for gbtree and unencoded GBM only: the rest is refused."""
+    with pytest.raises(UnsupportedMojoError, match=OFFSET_REFUSALS[name][2]):
+        load_mojo(offset_refusal_mojos[name])
+
+
+def test_the_refusal_table_lists_the_offset_refusals() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "mojo.md").read_text()
+    offsets = next(line for line in docs.splitlines() if line.startswith("| offsets |"))
+    assert "encoded GBM/DRF" in offsets and "XGBoost dart/gblinear" in offsets

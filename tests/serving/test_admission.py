@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from serving.api.admission import AdmissionMiddleware
+from serving.api.admission import Admission, AdmissionMiddleware
 from tests.serving.client import metric, running_app
 from tests.serving.conftest import PATIENT, Registry, serving_settings, settings_for, write_features
 
@@ -34,13 +34,8 @@ def _held_app(release: asyncio.Event, entered: asyncio.Queue[str]) -> Starlette:
 async def test_excess_requests_get_503_and_slots_are_returned() -> None:
     release, entered = asyncio.Event(), asyncio.Queue[str]()
     shed: list[str] = []
-    guarded = AdmissionMiddleware(
-        _held_app(release, entered),
-        max_in_flight=2,
-        retry_after_s=3,
-        prefixes=("/v1/",),
-        on_shed=shed.append,
-    )
+    admission = Admission(max_in_flight=2, retry_after_s=3, prefixes=("/v1/",), on_shed=shed.append)
+    guarded = AdmissionMiddleware(_held_app(release, entered), admission=admission)
     transport = httpx.ASGITransport(app=guarded, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         held = [

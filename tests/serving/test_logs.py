@@ -13,7 +13,8 @@ import pytest
 from serving.launch import app_process, wait_until_ready
 from shared.logs import JsonFormatter, logging_config
 from shared.net import free_port
-from tests.serving.conftest import Registry, glm_mojo, serving_env
+from tests.serving.client import running_app
+from tests.serving.conftest import Registry, glm_mojo, serving_env, serving_settings, settings_for
 from tests.serving.server import REPO, uvicorn_server
 
 
@@ -55,3 +56,23 @@ def test_the_app_logs_json_lines_and_the_model_it_serves(
     assert swaps and swaps[0]["logger"] == "serving.model_holder"
     assert f"serving model_version {version} (glm)" == swaps[0]["message"]
     assert any(line["logger"].startswith("uvicorn") for line in lines)
+
+
+async def test_a_breaker_transition_is_one_log_line_json_on_request(
+    registry: Registry, glm_champion: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: every call fails
+    settings = settings_for(registry, dead_redis, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="serving.app"):
+        async with running_app(serving_settings(tmp_path, breaker_fail_max=1), settings) as (
+            _,
+            client,
+        ):
+            for _ in range(3):  # the first failure opens it; the next calls find it open
+                answer = await client.post("/v1/predict", json={"entity_id": "e1"})
+                assert answer.status_code == 200 and answer.json()["degraded"], answer.text
+    lines = [r for r in caplog.records if "circuit breaker" in r.getMessage()]
+    assert [r.getMessage() for r in lines] == ["redis circuit breaker is now open"]
+    line = json.loads(JsonFormatter().format(lines[0]))
+    assert line["level"] == "WARNING" and line["logger"] == "serving.app"
+    assert line["message"] == "redis circuit breaker is now open"
