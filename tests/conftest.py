@@ -18,6 +18,7 @@ from psycopg import sql
 
 from shared.db.connection import with_database
 from shared.db.migrate import upgrade
+from shared.java import export_h2o_java_home
 from shared.net import free_port
 from shared.settings import get_settings
 
@@ -147,6 +148,7 @@ def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import h2o
 
     port = free_port()
+    export_h2o_java_home()
     h2o.init(
         port=port,
         nthreads=2,
