@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from converge.commands.mojo import read_predict_csv, write_predictions_csv
-from shared.mojo import load_mojo
 from shared.java import export_h2o_java_home, java_executable
+from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
 
 TARGET_RATIO = 3.0
@@ -146,8 +146,8 @@ def single_row_latency(call: Callable[[int], object], runs: int) -> tuple[list[f
 
 def predict_csv_seconds(jar: Path, mojo: Path, csv_in: Path, csv_out: Path) -> tuple[float, float]:
     """Wall-clock and CPU seconds (all JVM threads) of one PredictCsv run, JVM start-up included."""
-    command = [str(java_executable()), "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
-    command += ["--input", str(csv_in), "--output", str(csv_out), "--decimal"]
+    command = [str(java_executable()), "-cp", str(jar), "hex.genmodel.tools.PredictCsv"]
+    command += ["--mojo", str(mojo), "--input", str(csv_in), "--output", str(csv_out), "--decimal"]
     cpu_before = _children_cpu()
     wall = timed(lambda: subprocess.run(command, check=True, capture_output=True))
     return wall, _children_cpu() - cpu_before

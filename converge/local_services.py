@@ -269,6 +269,13 @@ def check_java() -> Path:
 def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str, str]:
     """What the tests need, reused or started (stops registered on `stack`); the tests' env."""
     env = dict(environ)
+    # The cheap checks first: a missing Java or wrk fails before any server starts.
+    check_java()
+    wrk_dir = provide_wrk(state / "tools")
+    if wrk_dir is not None:
+        env["PATH"] = f"{wrk_dir}{os.pathsep}{env.get('PATH', '')}"
+        log(f"wrk: Debian's package unpacked in {wrk_dir}")
+
     database_url = env.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if postgres_answers(database_url):
         log(f"PostgreSQL: reusing {database_url}")
@@ -289,12 +296,6 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
         stack.callback(stop_process, process)
         log(f"Redis: started at {redis_url}")
     env["TEST_REDIS_URL"] = redis_url
-
-    wrk_dir = provide_wrk(state / "tools")
-    if wrk_dir is not None:
-        env["PATH"] = f"{wrk_dir}{os.pathsep}{env.get('PATH', '')}"
-        log(f"wrk: Debian's package unpacked in {wrk_dir}")
-    check_java()
     return env
 
 
