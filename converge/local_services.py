@@ -152,7 +152,9 @@ def start_postgres(folder: Path) -> EmbeddedPostgres:
     if not (data_dir / "PG_VERSION").exists():
         initdb = [str(postgres_binaries() / "initdb"), "-D", str(data_dir), "-U", "postgres"]
         initdb += ["--auth=trust", "--encoding=utf8"]
-        subprocess.run(initdb, user=user, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run(initdb, user=user, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ServiceError(f"initdb of {data_dir} failed:\n{done.stderr.strip()}")
     elif server.pg_ctl("status", check=False).returncode == 0:
         server.stop()  # left running by a run that was killed: ours, on an unknown port
     options = f"-c listen_addresses=127.0.0.1 -p {server.port} -c unix_socket_directories=''"
