@@ -42,7 +42,8 @@ def test_the_prerequisites_are_python_and_make_only() -> None:
 
     pinned = pinned_versions()
     python = pinned.python_version
-    assert f"Needs Python {python} and `make`, nothing else." in _quick_start()
+    needs = f"Needs Python {python}, `make` and the `git` of the clone, nothing else;"
+    assert needs in _quick_start()
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(rf"^PYTHON \?= python{re.escape(python)}$", makefile, flags=re.MULTILINE)
     # What the README says the commands bring, they bring: the wheels are installed by
