@@ -301,7 +301,7 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
     return env
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds the ExitStack: started services are stopped
 
 
@@ -313,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command:
         log("usage: python -m converge.local_services -- COMMAND [ARGS...]")
         return 2
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # SIGINT: KeyboardInterrupt does it
+        signal.signal(stop_signal, _raise_on_signal)
     state = get_settings().converge_home.resolve() / "test-services"
     with ExitStack() as stack:
         try:
