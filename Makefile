@@ -8,6 +8,12 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 # Every parity case checked against genmodel appends a line; docs/mojo.md's scope table must match.
 PARITY_REPORT := $(CURDIR)/.converge/parity-report.jsonl
+# The tests' PostgreSQL, Redis, wrk and Java: reused when there, else brought up for the run and
+# stopped after it (converge/local_services.py; .ci/run goes through here too).
+SERVICES := $(BIN)/python -m converge.local_services --
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS='tests/db -x'`; the MOJO scope table is
+# checked against a whole run only.
+PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast mojo-scope lint typecheck versions-check lock ui serve \
         bench-gin bench-mojo bench-fanout bench-serve bench-ingest clean
@@ -26,16 +32,16 @@ demo: install  ## Run the whole pipeline end to end on embedded defaults.
 
 test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API).
 	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)
-	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(BIN)/pytest
-	$(BIN)/python scripts/mojo_scope_table.py --report $(PARITY_REPORT) --check
+	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(SERVICES) $(BIN)/pytest $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),,$(BIN)/python scripts/mojo_scope_table.py --report $(PARITY_REPORT) --check)
 
 mojo-scope: install  ## Re-run the MOJO parity tests and rewrite docs/mojo.md's scope table.
 	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)
-	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(BIN)/pytest -m h2o tests/mojo
+	CONVERGE_PARITY_REPORT=$(PARITY_REPORT) $(SERVICES) $(BIN)/pytest -m h2o tests/mojo
 	$(BIN)/python scripts/mojo_scope_table.py --report $(PARITY_REPORT) --write
 
 test-fast: install  ## Tests that need no H2O JVM.
-	$(BIN)/pytest -m "not h2o"
+	$(SERVICES) $(BIN)/pytest -m "not h2o" $(PYTEST_ARGS)
 
 CODE := converge shared assets resources serving bench scripts tests
 

