@@ -317,3 +317,23 @@ def test_only_serving_is_reachable_from_outside_and_h2o_only_from_training() -> 
     user_code = _policies_for(pods["dagster-user-code"])
     assert _admits(user_code, {"app.kubernetes.io/name": "dagster-daemon"})
     assert not _admits(user_code, pods["serving"])
+
+
+def test_the_h2o_exporter_runs_beside_each_node_and_only_scrapers_reach_it() -> None:
+    [statefulset] = [d for d in _all() if d["kind"] == "StatefulSet"]
+    containers = {c["name"]: c for c in statefulset["spec"]["template"]["spec"]["containers"]}
+    exporter = containers["h2o-exporter"]
+    assert exporter["command"][:3] == ["converge", "h2o", "exporter"]
+    assert "http://127.0.0.1:54321" in exporter["command"]
+    assert [port["name"] for port in exporter["ports"]] == ["metrics"]
+    h2o = _policies_for({"app.kubernetes.io/name": "h2o"})
+    rules = [rule for policy in h2o for rule in policy.get("ingress", [])]
+    scraper_rules = [
+        rule
+        for rule in rules
+        if any(
+            peer.get("podSelector", {}).get("matchLabels", {}).get("converge.io/metrics-scraper")
+            for peer in rule["from"]
+        )
+    ]
+    assert [[port["port"] for port in rule["ports"]] for rule in scraper_rules] == [["metrics"]]
