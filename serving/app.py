@@ -153,7 +153,7 @@ async def _serving_state(
     ]
     _freeze_startup_heap()
     try:
-        yield ServingState(cfg, metrics_, pool, holder, predictor, breakers)
+        yield ServingState(cfg, metrics_, pool, holder, predictor, breakers, lookup)
     finally:
         for task in tasks:
             task.cancel()

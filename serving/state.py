@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from serving.breaker import AioBreaker
 from serving.config import ServingSettings
+from serving.features import FeatureLookup
 from serving.metrics import ServingMetrics
 from serving.model_holder import ModelHolder
 from serving.predictor import Predictor
@@ -23,3 +24,4 @@ class ServingState:
     holder: ModelHolder
     predictor: Predictor
     breakers: dict[str, AioBreaker]
+    lookup: FeatureLookup  # the GraphQL API reads features through it, as predictions do
