@@ -29,6 +29,7 @@ from serving.metrics import ServingMetrics
 from serving.model_holder import ModelHolder
 from serving.predictor import Predictor
 from serving.state import ServingState
+from serving.static_assets import mount_static_assets
 from shared.db import database_url
 from shared.settings import Settings, get_settings
 from shared.versions import pinned_versions
@@ -58,7 +59,10 @@ def create_app(
         title="converge serving",
         lifespan=lifespan,
         telemetry={"tracing": otel, "metrics": otel, "logs": otel},
+        docs_url=None,  # served from local files by mount_static_assets, not from a CDN
+        redoc_url=None,
     )
+    mount_static_assets(app)
     # Added first, so it runs inside LatencyMiddleware: refused requests are timed too.
     app.add_middleware(
         AdmissionMiddleware,
@@ -74,7 +78,7 @@ def create_app(
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(graphql_router(serving_settings), prefix="/graphql")
+    app.include_router(graphql_router(serving_settings, settings), prefix="/graphql")
     return app
 
 
