@@ -372,7 +372,8 @@ def current_git_commit() -> str:
 # Read helpers of the GraphQL API (serving, async): pages of models and promotions, and models by
 # version in one statement per DataLoader batch.
 SELECT_MODELS_PAGE = (
-    f"SELECT {_MODEL_COLUMNS} FROM model_registry WHERE (%(algo)s::text IS NULL OR algo = %(algo)s) "
+    f"SELECT {_MODEL_COLUMNS} FROM model_registry "
+    "WHERE (%(algo)s::text IS NULL OR algo = %(algo)s) "
     "ORDER BY model_version DESC LIMIT %(limit)s"
 )
 SELECT_MODELS_BY_VERSION = (

@@ -7,6 +7,7 @@ scripts/validate_dataloader.py); the app builds its own with `build_schema(cfg)`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import (
@@ -18,6 +19,7 @@ from strawberry.extensions import (
 )
 
 from serving.config import ServingSettings, get_serving_settings
+from serving.graphql import described
 from serving.graphql.context import Context
 from serving.graphql.limits import MaskInternalErrors, RequestLimitError
 from serving.graphql.types import Ctx, EntityType, ModelType, PromotionType, load_model
@@ -27,12 +29,19 @@ from shared.schemas import MAX_ENTITIES_PER_REQUEST
 # Registry pages are small; a client wanting more narrows by algo.
 MAX_PAGE = 100
 
+EntityId = Annotated[str, strawberry.argument(description="The entity's id (entity_id).")]
+Limit = Annotated[int, strawberry.argument(description=f"How many, newest first (1..{MAX_PAGE}).")]
+Version = Annotated[int, strawberry.argument(description="A model_version of the registry.")]
+Reason = Annotated[str, strawberry.argument(description="Why (recorded; must not be empty).")]
+
 __all__ = ["Context", "build_schema", "schema"]
 
 
 def _page(argument: str, limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE:
-        raise RequestLimitError(f"{argument}: limit must be between 1 and {MAX_PAGE}, given {limit}")
+        raise RequestLimitError(
+            f"{argument}: limit must be between 1 and {MAX_PAGE}, given {limit}"
+        )
     return limit
 
 
@@ -40,16 +49,21 @@ def _page(argument: str, limit: int) -> int:
 class Query:
     """The root of every read."""
 
-    @strawberry.field(description="One entity by its id.")
-    def entity(self, entity_id: str) -> EntityType:
+    @described.field("One entity by its id.")
+    def entity(self, entity_id: EntityId) -> EntityType:
         """One entity."""
         return EntityType(entity_id=entity_id)
 
-    @strawberry.field(
-        description=f"Many entities (at most {MAX_ENTITIES_PER_REQUEST}, as over REST); each "
+    @described.field(
+        f"Many entities (at most {MAX_ENTITIES_PER_REQUEST}, as over REST); each "
         "field is read in one batch for all of them."
     )
-    def entities(self, entity_ids: list[str]) -> list[EntityType]:
+    def entities(
+        self,
+        entity_ids: Annotated[
+            list[str], strawberry.argument(description="The entities' ids, in answer order.")
+        ],
+    ) -> list[EntityType]:
         """Many entities."""
         if len(entity_ids) > MAX_ENTITIES_PER_REQUEST:
             raise RequestLimitError(
@@ -57,11 +71,16 @@ class Query:
             )
         return [EntityType(entity_id=entity_id) for entity_id in entity_ids]
 
-    @strawberry.field(
-        description=f"Registered models, newest first (limit 1..{MAX_PAGE}), of one algo if given."
+    @described.field(
+        f"Registered models, newest first (limit 1..{MAX_PAGE}), of one algo if given."
     )
     async def models(
-        self, info: Ctx, limit: int = 20, algo: str | None = None
+        self,
+        info: Ctx,
+        limit: Limit = 20,
+        algo: Annotated[
+            str | None, strawberry.argument(description="Only models of this algo (e.g. gbm).")
+        ] = None,
     ) -> list[ModelType]:
         """A page of the registry."""
         state = info.context.state
@@ -69,21 +88,19 @@ class Query:
             records = await list_models_async(conn, limit=_page("models", limit), algo=algo)
         return [ModelType(record=record) for record in records]
 
-    @strawberry.field(description="One model by its version; null when none has it.")
-    async def model(self, info: Ctx, version: int) -> ModelType | None:
+    @described.field("One model by its version; null when none has it.")
+    async def model(self, info: Ctx, version: Version) -> ModelType | None:
         """One registry row."""
         return await load_model(info, version)
 
-    @strawberry.field(
-        description="The registry's current champion (newest promotion); null before any."
-    )
+    @described.field("The registry's current champion (newest promotion); null before any.")
     async def champion(self, info: Ctx) -> ModelType | None:
         """The newest promotion's model."""
         champion = await info.context.loaders.champion.load(None)
         return None if champion is None else ModelType(record=champion.model)
 
-    @strawberry.field(description=f"Promotions, newest first (limit 1..{MAX_PAGE}).")
-    async def promotions(self, info: Ctx, limit: int = 20) -> list[PromotionType]:
+    @described.field(f"Promotions, newest first (limit 1..{MAX_PAGE}).")
+    async def promotions(self, info: Ctx, limit: Limit = 20) -> list[PromotionType]:
         """A page of the promotion history."""
         state = info.context.state
         async with state.pool.connection(timeout=state.settings.db_timeout_s) as conn:
@@ -98,18 +115,16 @@ class Query:
 class Mutation:
     """Champion changes; serving swaps to the new champion on the registry's NOTIFY."""
 
-    @strawberry.mutation(
-        description="Make a model version the champion (its artifact is verified first)."
-    )
-    async def promote(self, info: Ctx, version: int, reason: str) -> PromotionType:
+    @described.mutation("Make a model version the champion (its artifact is verified first).")
+    async def promote(self, info: Ctx, version: Version, reason: Reason) -> PromotionType:
         """As `converge registry promote`."""
         operations = info.context.operations
         caller = operations.caller(info.context.authorization)
         record = await operations.move_champion(caller, version, reason, is_rollback=False)
         return PromotionType(record=record)
 
-    @strawberry.mutation(description="Make an earlier champion the champion again.")
-    async def rollback(self, info: Ctx, version: int, reason: str) -> PromotionType:
+    @described.mutation("Make an earlier champion the champion again.")
+    async def rollback(self, info: Ctx, version: Version, reason: Reason) -> PromotionType:
         """As `converge registry rollback`."""
         operations = info.context.operations
         caller = operations.caller(info.context.authorization)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from serving.features import ResolvedFeatures
+from serving.graphql import described
 from serving.graphql.context import Context
 from serving.graphql.limits import ClientError
 from shared.registry import ModelRecord, PromotionRecord
@@ -59,65 +61,63 @@ class ModelType:
 
     record: strawberry.Private[ModelRecord]
 
-    @strawberry.field(description="The model_version, the registry's id of this model.")
+    @described.field("The model_version, the registry's id of this model.")
     def version(self) -> int:
         """model_version."""
         return self.record.model_version
 
-    @strawberry.field(description="The MOJO's algorithm (gbm, drf, glm, xgboost, ...).")
+    @described.field("The MOJO's algorithm (gbm, drf, glm, xgboost, ...).")
     def algo(self) -> str:
         """algo."""
         return self.record.algo
 
-    @strawberry.field(description="Evaluation metrics recorded at registration (JSON object).")
+    @described.field("Evaluation metrics recorded at registration (JSON object).")
     def metrics(self) -> JSON:
         """metrics."""
         return JSON(dict(self.record.metrics))
 
-    @strawberry.field(description="How it was trained: the candidate config (JSON object).")
+    @described.field("How it was trained: the candidate config (JSON object).")
     def training_config(self) -> JSON:
         """training_config."""
         return JSON(dict(self.record.training_config))
 
-    @strawberry.field(description="Where the MOJO is stored (file:// or s3://, content-addressed).")
+    @described.field("Where the MOJO is stored (file:// or s3://, content-addressed).")
     def artifact_uri(self) -> str:
         """artifact_uri."""
         return self.record.artifact_uri
 
-    @strawberry.field(description="SHA-256 of the MOJO's bytes, checked whenever it is fetched.")
+    @described.field("SHA-256 of the MOJO's bytes, checked whenever it is fetched.")
     def sha256(self) -> str:
         """artifact_sha256."""
         return self.record.artifact_sha256
 
-    @strawberry.field(description="The H2O-3 version that trained it.")
+    @described.field("The H2O-3 version that trained it.")
     def h2o_version(self) -> str:
         """h2o_version."""
         return self.record.h2o_version
 
-    @strawberry.field(description="The git commit of the code that trained it.")
+    @described.field("The git commit of the code that trained it.")
     def git_commit(self) -> str:
         """git_commit_sha."""
         return self.record.git_commit_sha
 
-    @strawberry.field(description="When it was registered.")
+    @described.field("When it was registered.")
     def created_at(self) -> datetime:
         """created_at."""
         return self.record.created_at
 
-    @strawberry.field(
-        description="Who registered it: dagster, mage, cli, or unrecorded (older versions)."
-    )
+    @described.field("Who registered it: dagster, mage, cli, or unrecorded (older versions).")
     def orchestrator(self) -> str:
         """orchestrator."""
         return self.record.orchestrator
 
-    @strawberry.field(description="The feature names the model reads.")
+    @described.field("The feature names the model reads.")
     def feature_list(self) -> list[str]:
         """feature_list."""
         return list(self.record.feature_list)
 
-    @strawberry.field(
-        description="The leaderboard of the fan-out that produced it, as recorded in its "
+    @described.field(
+        "The leaderboard of the fan-out that produced it, as recorded in its "
         "training config (`leaderboard`); null when training did not record one."
     )
     def leaderboard(self) -> JSON | None:
@@ -125,13 +125,13 @@ class ModelType:
         board = self.record.training_config.get("leaderboard")
         return None if board is None else JSON(board)
 
-    @strawberry.field(description="True when it is the registry's current champion.")
+    @described.field("True when it is the registry's current champion.")
     async def is_champion(self, info: Ctx) -> bool:
         """Compared with the newest promotion (read once per request)."""
         champion = await info.context.loaders.champion.load(None)
         return champion is not None and champion.model.model_version == self.record.model_version
 
-    @strawberry.field(description="True when this serving process scores with it right now.")
+    @described.field("True when this serving process scores with it right now.")
     def serving(self, info: Ctx) -> bool:
         """The model held by this process (may lag a promotion by the swap, or be refused)."""
         current = info.context.state.holder.current
@@ -163,12 +163,12 @@ class PredictionType:
         "{predict, p0, p1} for a binomial model."
     )
 
-    @strawberry.field(description="The model that scored it (registry row).")
+    @described.field("The model that scored it (registry row).")
     async def model(self, info: Ctx) -> ModelType | None:
         """Through the models loader."""
         return await load_model(info, self.model_version)
 
-    @strawberry.field(description="The entity scored (lets a client navigate back).")
+    @described.field("The entity scored (lets a client navigate back).")
     def entity(self) -> EntityType:
         """The entity."""
         return EntityType(entity_id=self.entity_id)
@@ -180,14 +180,23 @@ class EntityType:
 
     entity_id: str = strawberry.field(description="The entity's id (feature store entity_id).")
 
-    @strawberry.field(
-        description="Its features. Without asOf: the latest row through the same Redis cache, "
+    @described.field(
+        "Its features. Without asOf: the latest row through the same Redis cache, "
         "PostgreSQL and default fallback as predictions. With asOf: the newest row whose event "
         "time and ingestion time are both at or before asOf (a row ingested later, e.g. a "
         "backfill, is never visible, so the answer is reproducible), read from PostgreSQL; "
         "null when the entity had no row then."
     )
-    async def features(self, info: Ctx, as_of: datetime | None = None) -> FeaturesType | None:
+    async def features(
+        self,
+        info: Ctx,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="An instant with a time zone (ISO 8601); omitted: the latest row."
+            ),
+        ] = None,
+    ) -> FeaturesType | None:
         """Latest through FeatureLookup, or as of an instant through the PostgreSQL breaker."""
         loaders = info.context.loaders
         if as_of is None:
@@ -200,16 +209,15 @@ class EntityType:
             return None
         return FeaturesType.of(self.entity_id, found.resolved, found.event_timestamp)
 
-    @strawberry.field(
-        description="The event time of its newest row in the feature store (PostgreSQL); null "
-        "when it has none."
+    @described.field(
+        "The event time of its newest row in the feature store (PostgreSQL); null when it has none."
     )
     async def latest_event_timestamp(self, info: Ctx) -> datetime | None:
         """Through the PostgreSQL breaker, one statement per batch."""
         return await info.context.loaders.latest_event_timestamps.load(self.entity_id)
 
-    @strawberry.field(
-        description="The served champion's prediction (features: cache, else feature store, "
+    @described.field(
+        "The served champion's prediction (features: cache, else feature store, "
         "else the default vector, as POST /v1/predict)."
     )
     async def prediction(self, info: Ctx) -> PredictionType:
@@ -230,46 +238,44 @@ class PromotionType:
 
     record: strawberry.Private[PromotionRecord]
 
-    @strawberry.field(description="The promotion's id (increasing).")
+    @described.field("The promotion's id (increasing).")
     def promotion_id(self) -> int:
         """promotion_id."""
         return self.record.promotion_id
 
-    @strawberry.field(description="The model version that became champion.")
+    @described.field("The model version that became champion.")
     def model_version(self) -> int:
         """model_version."""
         return self.record.model_version
 
-    @strawberry.field(description="When it became champion.")
+    @described.field("When it became champion.")
     def promoted_at(self) -> datetime:
         """promoted_at."""
         return self.record.promoted_at
 
-    @strawberry.field(
-        description="The database user that promoted it (recorded by PostgreSQL, not the client)."
-    )
+    @described.field("The database user that promoted it (recorded by PostgreSQL, not the client).")
     def actor(self) -> str:
         """actor."""
         return self.record.actor
 
-    @strawberry.field(
-        description="Why; a rollback says from which version, a GraphQL promotion names its token."
+    @described.field(
+        "Why; a rollback says from which version, a GraphQL promotion names its token."
     )
     def reason(self) -> str:
         """reason."""
         return self.record.reason
 
-    @strawberry.field(description="The version that was champion before it (null: the first).")
+    @described.field("The version that was champion before it (null: the first).")
     def previous_version(self) -> int | None:
         """previous_version."""
         return self.record.previous_version
 
-    @strawberry.field(description="The model that became champion.")
+    @described.field("The model that became champion.")
     async def model(self, info: Ctx) -> ModelType | None:
         """Through the models loader."""
         return await load_model(info, self.record.model_version)
 
-    @strawberry.field(description="The model that was champion before (null: the first).")
+    @described.field("The model that was champion before (null: the first).")
     async def previous(self, info: Ctx) -> ModelType | None:
         """Through the models loader."""
         return await load_model(info, self.record.previous_version)

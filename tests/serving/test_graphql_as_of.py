@@ -82,7 +82,9 @@ async def test_the_async_read_takes_one_bound_per_pair(database_url: str) -> Non
     _insert(database_url, "a", start + timedelta(days=1), 2)
     later = start + timedelta(days=2)
     async with await psycopg.AsyncConnection.connect(database_url) as aconn:
-        rows = await features_as_of_async(aconn, ["a", "a", "a"], [later] * 3, [middle, None, start])
+        rows = await features_as_of_async(
+            aconn, ["a", "a", "a"], [later] * 3, [middle, None, start]
+        )
         with pytest.raises(ValueError, match="pass one bound \\(or None\\) per entity"):
             await features_as_of_async(aconn, ["a"], [later], [])
     assert [row.dynamic_features["size"] if row else None for row in rows] == [1, 2, None]

@@ -19,10 +19,19 @@ import httpx
 import pytest
 
 from tests.serving.client import metric, running_app
-from tests.serving.conftest import DEFAULTS, Registry, serving_settings, settings_for, write_features
+from tests.serving.conftest import (
+    DEFAULTS,
+    Registry,
+    serving_settings,
+    settings_for,
+    write_features,
+)
 from tests.serving.services import PrivatePostgres
 
-async def _ask(client: httpx.AsyncClient, entity_id: str, as_of: str) -> tuple[float, dict[str, Any]]:
+
+async def _ask(
+    client: httpx.AsyncClient, entity_id: str, as_of: str
+) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
     fields = (
         "features { source degraded dynamicFeatures } prediction { source degraded output } "
@@ -72,7 +81,10 @@ async def test_postgres_lost_graphql_features_degrade_and_the_breaker_opens(
         _, fresh = await _ask(client, "fresh", datetime.now(UTC).isoformat())
         closed = await _breaker(client, "closed")
 
-    assert warm["features"]["source"] == "db" and warm["then"] == {"source": "db", "degraded": False}
+    assert warm["features"]["source"] == "db" and warm["then"] == {
+        "source": "db",
+        "degraded": False,
+    }
     default = {"source": "default", "degraded": True}
     for _, answer in during:
         assert {k: answer["features"][k] for k in default} == default

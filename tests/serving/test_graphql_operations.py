@@ -220,7 +220,10 @@ async def test_promote_and_rollback_by_token_record_the_actor_and_hot_swap(
     )
     assert rolled["data"]["rollback"]["previousVersion"] == second
     recorded = _promotions(registry.database_url)
-    assert [(v, actor) for v, actor, _ in recorded[1:]] == [(second, admin_user), (first, admin_user)]
+    assert [(v, actor) for v, actor, _ in recorded[1:]] == [
+        (second, admin_user),
+        (first, admin_user),
+    ]
 
 
 async def _wait_for(client: httpx.AsyncClient, version: int) -> float:
