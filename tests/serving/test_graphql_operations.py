@@ -232,3 +232,10 @@ async def _wait_for(client: httpx.AsyncClient, version: int) -> float:
         assert time.monotonic() - started < 10, f"model_version {version} never served"
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+def test_the_token_setting_takes_hashes_not_tokens() -> None:
+    with pytest.raises(ValueError, match=r"graphql_admin_tokens\['ops'\] must be the SHA-256 hex"):
+        ServingSettings(graphql_admin_tokens={"ops": TOKEN})
+    with pytest.raises(ValueError, match="graphql_admin_tokens names must be non-empty"):
+        ServingSettings(graphql_admin_tokens={" ": TOKENS["ops-alice"]})
