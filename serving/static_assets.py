@@ -8,7 +8,7 @@ imported. The pages then work on a machine without internet access.
 
 from __future__ import annotations
 
-from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,8 +21,11 @@ GRAPHIQL_URL = "/static/graphiql"
 
 
 def _folder(package: str, *parts: str) -> Path:
-    # Both wheels install plain folders (no zip import), so the path is a real directory.
-    return Path(str(files(package).joinpath(*parts)))
+    """A folder inside an installed package, found without importing the package."""
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the {package} package (static assets) is not installed")
+    return Path(spec.submodule_search_locations[0], *parts)
 
 
 SWAGGER_DIR = _folder("fastapi_offline", "static")
