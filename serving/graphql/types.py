@@ -163,6 +163,17 @@ class PredictionType:
         "{predict, p0, p1} for a binomial model."
     )
 
+    @described.field(
+        "The P(class 1) cut-off that chose the label of a binomial model (`predict` is class 1 "
+        "where p1 >= it; a stacked ensemble's is its metalearner's); null for other models."
+    )
+    def threshold(self, info: Ctx) -> float | None:
+        """The served model's, read at load from its MOJO (null if it was swapped meanwhile)."""
+        current = info.context.state.holder.current
+        if current is None or current.model_version != self.model_version:
+            return None
+        return current.mojo.label_threshold
+
     @described.field("The model that scored it (registry row).")
     async def model(self, info: Ctx) -> ModelType | None:
         """Through the models loader."""

@@ -3,6 +3,7 @@ scoring batch per request, counted from PostgreSQL's own log; depth limit."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.serving.conftest import (
     LATEST_ROWS_SQL,
     PATIENT,
     Registry,
+    TrainedMojo,
     glm_mojo,
     serving_settings,
     settings_for,
@@ -37,6 +39,13 @@ async def _query(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
 
 def _listed(ids: list[str]) -> str:
     return ", ".join(f'"{e}"' for e in ids)
+
+
+def _default_threshold(mojo: Path) -> float:
+    with zipfile.ZipFile(mojo) as bundle:
+        ini = bundle.read("model.ini").decode()
+    [line] = [line for line in ini.splitlines() if line.startswith("default_threshold")]
+    return float(line.partition("=")[2])
 
 
 async def _batches(client: httpx.AsyncClient) -> float:
@@ -62,7 +71,7 @@ async def test_fifty_entities_as_of_with_predictions_and_models_cost_one_stateme
             client,
             f'{{ entities(entityIds: [{_listed(ids)}]) {{ entityId features(asOf: "{as_of}") '
             "{ eventTimestamp dynamicFeatures source } "
-            "prediction { modelVersion output model { version metrics isChampion } } } }",
+            "prediction { modelVersion output threshold model { version metrics isChampion } } } }",
         )
         ran = {sql: private_postgres.statements_matching(sql) - n for sql, n in before.items()}
         scored = await _batches(client) - batches
@@ -78,6 +87,7 @@ async def test_fifty_entities_as_of_with_predictions_and_models_cost_one_stateme
     assert [e["prediction"]["output"]["predict"] for e in entities] == [
         10.5 + 3 * i for i in range(50)
     ]
+    assert {e["prediction"]["threshold"] for e in entities} == {None}  # regression: no label
     assert {(e["prediction"]["model"]["version"], e["prediction"]["model"]["isChampion"])
             for e in entities} == {(version, True)}  # fmt: skip
 
@@ -87,6 +97,7 @@ async def test_latest_features_and_predictions_share_the_cache_and_one_sql_per_b
     private_postgres: PrivatePostgres,
     private_registry: Registry,
     private_champion: int,
+    trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
 ) -> None:
@@ -104,7 +115,7 @@ async def test_latest_features_and_predictions_share_the_cache_and_one_sql_per_b
             client,
             f"{{ entities(entityIds: [{_listed(ids)}]) {{ entityId latestEventTimestamp "
             "features { dynamicFeatures source } "
-            "prediction { modelVersion source degraded output } } "
+            "prediction { modelVersion source degraded output threshold } } "
             "champion { version h2oVersion algo serving } }",
         )
         first = private_postgres.statements_matching(LATEST_ROWS_SQL) - baseline
@@ -127,6 +138,12 @@ async def test_latest_features_and_predictions_share_the_cache_and_one_sql_per_b
     assert all(e["latestEventTimestamp"] for e in entities)
     assert {e["prediction"]["modelVersion"] for e in entities} == {version}
     assert len({e["prediction"]["output"]["p1"] for e in entities}) > 1
+    # The label's threshold is model.ini's, and it is the one the labels were chosen with.
+    threshold = _default_threshold(trained_mojos[0].path)
+    assert {e["prediction"]["threshold"] for e in entities} == {threshold}
+    for e in entities:
+        output = e["prediction"]["output"]
+        assert output["predict"] == ("1" if output["p1"] >= threshold else "0")
     assert body["data"]["champion"] == {
         "version": version,
         "h2oVersion": "3.46.0.11",
