@@ -68,8 +68,8 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
                 )
             raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
         info = archive.model_info()
+        scorer = make_scorer(archive, info)  # first: it names an unsupported algorithm
         threshold = label_threshold(archive, info)
-        scorer = make_scorer(archive, info)
         encoding = read_input_encoding(archive, info)
     encoder = None
     if encoding is not None:  # users send the original columns; genmodel encodes them
