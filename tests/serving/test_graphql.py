@@ -257,3 +257,20 @@ def test_every_type_field_and_argument_is_described() -> None:
                     if not arg.description:
                         missing.append(f"{name}.{field_name}({arg_name})")
     assert missing == []
+
+
+async def test_the_graphiql_example_query_works(
+    registry: Registry, glm_champion: int, redis_url: str, tmp_path: Path
+) -> None:
+    from serving.graphql.ide import EXAMPLE_QUERY
+
+    write_features(registry.database_url, {"customer-000001": {"colour": "green", "size": 3}})
+    settings = settings_for(registry, redis_url, tmp_path)
+    async with running_app(serving_settings(tmp_path), settings) as (_, client):
+        body = await _query(client, EXAMPLE_QUERY)
+    assert "errors" not in body, body
+    assert body["data"]["champion"]["version"] == glm_champion
+    entity = body["data"]["entity"]
+    assert entity["features"]["dynamicFeatures"] == {"colour": "green", "size": 3}
+    assert entity["prediction"]["output"] == {"predict": -1.0 + 9 + 10.0}
+    assert entity["latestEventTimestamp"] is not None
