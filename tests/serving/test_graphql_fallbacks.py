@@ -71,6 +71,12 @@ async def test_postgres_lost_graphql_features_degrade_and_the_breaker_opens(
             reason="breaker_open",
         )
         _, cached = await _ask(client, "cached", as_of)
+        no_time = (
+            await client.post(
+                "/graphql",
+                json={"query": '{ entity(entityId: "cached") { latestEventTimestamp } }'},
+            )
+        ).json()
 
         await asyncio.to_thread(private_postgres.start)
         await asyncio.sleep(1.1)  # the reset timeout: the next call is the probe
@@ -102,5 +108,10 @@ async def test_postgres_lost_graphql_features_degrade_and_the_breaker_opens(
         "dynamicFeatures": {"colour": "blue", "size": 2},
     }
     assert cached["then"] == default
+    # No default exists for a time: the field is an error that says why, not a guess.
+    assert no_time["data"] == {"entity": {"latestEventTimestamp": None}}
+    assert no_time["errors"][0]["message"] == (
+        "latestEventTimestamp: the feature store (PostgreSQL) is unavailable"
+    )
     assert fresh["features"]["source"] == "db" and fresh["then"]["source"] == "db"
     assert closed == 1.0
