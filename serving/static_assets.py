@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -41,21 +41,23 @@ def mount_static_assets(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")  # behind a proxy that strips a prefix
         return get_swagger_ui_html(
-            openapi_url=openapi_url,
+            openapi_url=root + openapi_url,
             title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{SWAGGER_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER_URL}/favicon.png",
+            swagger_js_url=f"{root}{SWAGGER_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{SWAGGER_URL}/favicon.png",
         )
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
         return get_redoc_html(
-            openapi_url=openapi_url,
+            openapi_url=root + openapi_url,
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{SWAGGER_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{SWAGGER_URL}/favicon.png",
+            redoc_js_url=f"{root}{SWAGGER_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{SWAGGER_URL}/favicon.png",
             with_google_fonts=False,
         )

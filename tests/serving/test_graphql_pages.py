@@ -1,4 +1,4 @@
-"""/docs (Swagger UI) and /graphql (GraphiQL) render in a real headless chromium that can reach
+"""/docs (Swagger UI), /redoc and /graphql (GraphiQL) render in a real headless chromium that can reach
 nothing but 127.0.0.1: their files are served by the app itself, not by a CDN."""
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def server(registry: Registry, glm_champion: int, redis_url: str, tmp_path: Path
 
 def test_swagger_ui_and_graphiql_render_offline(server: str, tmp_path: Path) -> None:
     docs = _rendered_dom(f"{server}/docs", tmp_path / "profile-docs")
+    redoc = _rendered_dom(f"{server}/redoc", tmp_path / "profile-redoc")
     graphiql = _rendered_dom(f"{server}/graphql", tmp_path / "profile-graphql")
     # Strawberry's own GraphiQL page loads its scripts from a CDN: under the same rules it must
     # stay empty, which shows the rules do cut the internet off.
@@ -56,6 +57,7 @@ def test_swagger_ui_and_graphiql_render_offline(server: str, tmp_path: Path) -> 
     # Rendered by swagger-ui-bundle.js from /openapi.json: the operations and the title.
     assert "swagger-ui" in docs and "opblock" in docs
     assert "/v1/predict" in docs and "converge serving" in docs
+    assert "redoc-wrap" in redoc and "/v1/predict" in redoc
     # GraphiQL rendered its editor with the example query.
     assert "graphiql-editors" in graphiql and "graphiql-execute-button" in graphiql
     assert "customer-000001" in graphiql and "latestEventTimestamp" in graphiql
