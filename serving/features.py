@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 from psycopg_pool import AsyncConnectionPool
@@ -19,7 +20,7 @@ from redis.asyncio import Redis
 from serving.breaker import Breaker, BreakerOpenError
 from serving.metrics import ServingMetrics
 from shared.feature_cache import cache_key
-from shared.feature_store import FeatureRow, latest_async
+from shared.feature_store import FeatureRow, features_as_of_async, latest_async
 from shared.schemas import FeatureValue
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,14 @@ class ResolvedFeatures:
     def degraded(self) -> bool:
         """True when the features are the configured default rather than the entity's own."""
         return self.source is FeatureSource.DEFAULT
+
+
+@dataclass(frozen=True)
+class FeaturesAsOf:
+    """An entity's features as of an instant: its row's event time, None for the default."""
+
+    resolved: ResolvedFeatures
+    event_timestamp: datetime | None
 
 
 def _reason(exc: BaseException) -> str:
@@ -113,6 +122,41 @@ class FeatureLookup:
         for source, count in served.items():
             self._metrics.feature_source.labels(source.value).inc(count)
         return resolved
+
+    async def latest_rows(self, entity_ids: Sequence[str]) -> dict[str, FeatureRow] | None:
+        """The newest rows straight from PostgreSQL through its breaker (None: it failed)."""
+        return await self._from_db(list(dict.fromkeys(entity_ids)))
+
+    async def resolve_as_of(
+        self, entity_ids: Sequence[str], moments: Sequence[datetime]
+    ) -> list[FeaturesAsOf | None]:
+        """Each entity's row as of its moment, neither event nor ingestion after it (None: no row).
+
+        One SQL statement through the PostgreSQL breaker (a cache of latest rows cannot answer);
+        when PostgreSQL fails every entity gets the default vector, degraded, as `resolve` does.
+        """
+
+        async def query() -> list[FeatureRow | None]:
+            async with self._pool.connection(timeout=self._db_timeout_s) as conn:
+                return await features_as_of_async(conn, entity_ids, moments, moments)
+
+        try:
+            rows = await self._db_breaker.call(query, self._db_timeout_s)
+        except Exception as exc:  # the counted fallback path: serve the default vector instead
+            self._fell_back("postgres", exc)
+            default = FeaturesAsOf(ResolvedFeatures(self._default, FeatureSource.DEFAULT), None)
+            self._metrics.feature_source.labels(FeatureSource.DEFAULT.value).inc(len(entity_ids))
+            return [default] * len(entity_ids)
+        found = sum(row is not None for row in rows)
+        self._metrics.feature_source.labels(FeatureSource.DB.value).inc(found)
+        return [
+            None
+            if row is None
+            else FeaturesAsOf(
+                ResolvedFeatures(row.dynamic_features, FeatureSource.DB), row.event_timestamp
+            )
+            for row in rows
+        ]
 
     def _fell_back(self, dependency: str, exc: BaseException) -> None:
         reason = _reason(exc)

@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from serving.breaker import AioBreaker
 from serving.config import ServingSettings
+from serving.features import FeatureLookup
 from serving.metrics import ServingMetrics
 from serving.model_holder import ModelHolder
 from serving.predictor import Predictor
@@ -24,6 +25,7 @@ class ServingState:
     holder: ModelHolder
     predictor: Predictor
     breakers: dict[str, AioBreaker]
+    lookup: FeatureLookup  # the GraphQL API reads features through it, as predictions do
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """(status, body) of /ready: 200 when a verified model is loaded (the champion, or the

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -367,3 +367,64 @@ def current_git_commit() -> str:
             f"{GIT_COMMIT_ENV} is unset ({exc})"
         ) from exc
     return f"{head}+dirty" if status.strip() else head
+
+
+# Read helpers of the GraphQL API (serving, async): pages of models and promotions, and models by
+# version in one statement per DataLoader batch.
+SELECT_MODELS_PAGE = (
+    f"SELECT {_MODEL_COLUMNS} FROM model_registry "
+    "WHERE (%(algo)s::text IS NULL OR algo = %(algo)s) "
+    "ORDER BY model_version DESC LIMIT %(limit)s"
+)
+SELECT_MODELS_BY_VERSION = (
+    f"SELECT {_MODEL_COLUMNS} FROM model_registry WHERE model_version = ANY(%s::bigint[])"
+)
+# `previous_version`: the champion this promotion replaced (the window sees every promotion).
+SELECT_PROMOTIONS_PAGE = """
+SELECT promotion_id, model_version, reason, promoted_at, actor, previous_version FROM (
+    SELECT p.*, lag(p.model_version) OVER (ORDER BY p.promotion_id) AS previous_version
+    FROM model_promotions p
+) history ORDER BY promotion_id DESC LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One row of the promotion history and the champion it replaced (None: the first one)."""
+
+    promotion_id: int
+    model_version: int
+    reason: str
+    promoted_at: datetime
+    actor: str
+    previous_version: int | None
+
+
+async def list_models_async(
+    aconn: psycopg.AsyncConnection[Any], *, limit: int, algo: str | None = None
+) -> list[ModelRecord]:
+    """The newest `limit` models (of one `algo` when given), newest first."""
+    pinned_h2o = pinned_versions().h2o_version
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_MODELS_PAGE, {"algo": algo, "limit": limit})
+        return [_model(row, pinned_h2o) for row in await cur.fetchall()]
+
+
+async def models_by_version_async(
+    aconn: psycopg.AsyncConnection[Any], versions: Sequence[int]
+) -> dict[int, ModelRecord]:
+    """The models with these versions, in one statement (unknown versions absent)."""
+    pinned_h2o = pinned_versions().h2o_version
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_MODELS_BY_VERSION, (list(versions),))
+        rows = await cur.fetchall()
+    return {row["model_version"]: _model(row, pinned_h2o) for row in rows}
+
+
+async def list_promotions_async(
+    aconn: psycopg.AsyncConnection[Any], *, limit: int
+) -> list[PromotionRecord]:
+    """The newest `limit` promotions, newest first, each with the champion it replaced."""
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SELECT_PROMOTIONS_PAGE, (limit,))
+        return [PromotionRecord(**row) for row in await cur.fetchall()]

@@ -25,6 +25,7 @@ from converge.local_services import (
     DebianTool,
     ServiceError,
     postgres_answers,
+    provide_chromium,
     provide_tool,
     redis_answers,
     start_postgres,
@@ -298,3 +299,14 @@ def test_the_unpacked_jdk_runs_a_single_file_source_program(
     done = subprocess.run([str(bin_dir / "java"), str(source)], capture_output=True, text=True)
     assert done.stdout.strip() == "compiled", done.stderr
     assert java_home(bin_dir / "java").name.startswith("java-17-openjdk")
+
+
+def test_no_chromium_and_no_apt_get_names_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ServiceError, match=r"chromium .*apt-get install chromium"):
+        provide_chromium(str(tmp_path))  # neither chromium nor apt-get on this PATH
+
+
+def test_chromium_on_path_is_used_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "chromium").write_text("#!/bin/sh\n")
+    (tmp_path / "chromium").chmod(0o755)
+    provide_chromium(str(tmp_path))  # nothing to install, no error

@@ -4,7 +4,7 @@ A query is refused before any work when it is too large to parse cheaply (tokens
 aliases, or lists more ids than REST accepts; predictions are a budget per request, checked before
 the scoring batch runs. Errors raised by resolvers are masked: the client sees a generic message
 with an id, the log keeps the cause under the same id. Refusals (`RequestLimitError`) and query
-validation errors are the client's to read and pass unmasked.
+validation errors are the client's to read and pass unmasked (every `ClientError`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,18 @@ from strawberry.extensions import MaskErrors
 log = logging.getLogger(__name__)
 
 
-class RequestLimitError(Exception):
-    """A request over one of the limits; its message is shown to the client as it is."""
+class ClientError(Exception):
+    """An error the client caused or must know about; its message is shown as it is."""
+
+
+class RequestLimitError(ClientError):
+    """A request over one of the limits."""
 
 
 def _is_internal(error: GraphQLError) -> bool:
     # Validation errors carry no original error; refusals are meant for the client.
     original = error.original_error
-    return original is not None and not isinstance(original, RequestLimitError)
+    return original is not None and not isinstance(original, ClientError)
 
 
 class MaskInternalErrors(MaskErrors):

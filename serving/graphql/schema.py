@@ -1,9 +1,13 @@
-"""The GraphQL schema: entities with their latest features and prediction, and the champion."""
+"""The GraphQL schema: entities (features, predictions), the model registry, promotions.
+
+`schema` is the schema with the environment's settings (for tools that read it, e.g.
+scripts/validate_dataloader.py); the app builds its own with `build_schema(cfg)`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import (
@@ -13,122 +17,119 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
-from strawberry.fastapi import BaseContext
-from strawberry.scalars import JSON
-from strawberry.types import Info
 
-from serving.config import ServingSettings
+from serving.config import ServingSettings, get_serving_settings
+from serving.graphql import described
+from serving.graphql.context import Context
 from serving.graphql.limits import MaskInternalErrors, RequestLimitError
-from serving.graphql.loaders import Loaders
-from serving.state import ServingState
+from serving.graphql.types import Ctx, EntityType, ModelType, PromotionType, load_model
+from shared.registry import list_models_async, list_promotions_async
 from shared.schemas import MAX_ENTITIES_PER_REQUEST
 
+# Registry pages are small; a client wanting more narrows by algo.
+MAX_PAGE = 100
 
-class Context(BaseContext):
-    """What resolvers see: the serving state and this request's loaders."""
+EntityId = Annotated[str, strawberry.argument(description="The entity's id (entity_id).")]
+Limit = Annotated[int, strawberry.argument(description=f"How many, newest first (1..{MAX_PAGE}).")]
+Version = Annotated[int, strawberry.argument(description="A model_version of the registry.")]
+Reason = Annotated[str, strawberry.argument(description="Why (recorded; must not be empty).")]
 
-    def __init__(self, state: ServingState, loaders: Loaders) -> None:
-        super().__init__()
-        self.state = state
-        self.loaders = loaders
-
-
-@strawberry.type
-class FeatureRowType:
-    """An entity's newest feature-store row."""
-
-    entity_id: str
-    event_timestamp: datetime
-    dynamic_features: JSON
+__all__ = ["Context", "build_schema", "schema"]
 
 
-@strawberry.type
-class PredictionType:
-    """The champion's prediction for an entity and where its features came from."""
-
-    entity_id: str
-    model_version: int
-    source: str
-    degraded: bool
-    output: JSON
-
-    @strawberry.field
-    def entity(self) -> EntityType:
-        """The entity scored (lets a client navigate back)."""
-        return EntityType(entity_id=self.entity_id)
-
-
-@strawberry.type
-class EntityType:
-    """An entity: its latest features and the champion's prediction."""
-
-    entity_id: str
-
-    @strawberry.field
-    async def features(self, info: Info[Context, None]) -> FeatureRowType | None:
-        """The newest feature row, or null when the entity has none."""
-        row = await info.context.loaders.features.load(self.entity_id)
-        if row is None:
-            return None
-        return FeatureRowType(
-            entity_id=row.entity_id,
-            event_timestamp=row.event_timestamp,
-            dynamic_features=JSON(row.dynamic_features),
+def _page(argument: str, limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise RequestLimitError(
+            f"{argument}: limit must be between 1 and {MAX_PAGE}, given {limit}"
         )
-
-    @strawberry.field
-    async def prediction(self, info: Info[Context, None]) -> PredictionType:
-        """The champion's prediction (features: cache, else feature store, else default)."""
-        result = await info.context.loaders.predictions.load(self.entity_id)
-        return PredictionType(
-            entity_id=self.entity_id,
-            model_version=result.model_version,
-            source=result.source.value,
-            degraded=result.degraded,
-            output=JSON(result.prediction),
-        )
+    return limit
 
 
-@strawberry.type
-class ChampionType:
-    """The model being served."""
-
-    model_version: int
-    h2o_version: str
-    algo: str
-    artifact_sha256: str
-
-
-@strawberry.type
+@strawberry.type(description="Read access to features, predictions, models and promotions.")
 class Query:
-    """Read-only access to features, predictions and the champion."""
+    """The root of every read."""
 
-    @strawberry.field
-    def entity(self, entity_id: str) -> EntityType:
+    @described.field("One entity by its id.")
+    def entity(self, entity_id: EntityId) -> EntityType:
         """One entity."""
         return EntityType(entity_id=entity_id)
 
-    @strawberry.field
-    def entities(self, entity_ids: list[str]) -> list[EntityType]:
-        """Many entities (at most 1000, as over REST); features, predictions in a batch each."""
+    @described.field(
+        f"Many entities (at most {MAX_ENTITIES_PER_REQUEST}, as over REST); each "
+        "field is read in one batch for all of them."
+    )
+    def entities(
+        self,
+        entity_ids: Annotated[
+            list[str], strawberry.argument(description="The entities' ids, in answer order.")
+        ],
+    ) -> list[EntityType]:
+        """Many entities."""
         if len(entity_ids) > MAX_ENTITIES_PER_REQUEST:
             raise RequestLimitError(
                 f"entities: at most {MAX_ENTITIES_PER_REQUEST} ids, given {len(entity_ids)}"
             )
         return [EntityType(entity_id=entity_id) for entity_id in entity_ids]
 
-    @strawberry.field
-    def champion(self, info: Info[Context, None]) -> ChampionType | None:
-        """The champion being served, or null when none is loaded."""
-        model = info.context.state.holder.current
-        if model is None:
-            return None
-        return ChampionType(
-            model_version=model.model_version,
-            h2o_version=model.h2o_version,
-            algo=model.algo,
-            artifact_sha256=model.artifact_sha256,
-        )
+    @described.field(
+        f"Registered models, newest first (limit 1..{MAX_PAGE}), of one algo if given."
+    )
+    async def models(
+        self,
+        info: Ctx,
+        limit: Limit = 20,
+        algo: Annotated[
+            str | None, strawberry.argument(description="Only models of this algo (e.g. gbm).")
+        ] = None,
+    ) -> list[ModelType]:
+        """A page of the registry."""
+        state = info.context.state
+        async with state.pool.connection(timeout=state.settings.db_timeout_s) as conn:
+            records = await list_models_async(conn, limit=_page("models", limit), algo=algo)
+        return [ModelType(record=record) for record in records]
+
+    @described.field("One model by its version; null when none has it.")
+    async def model(self, info: Ctx, version: Version) -> ModelType | None:
+        """One registry row."""
+        return await load_model(info, version)
+
+    @described.field("The registry's current champion (newest promotion); null before any.")
+    async def champion(self, info: Ctx) -> ModelType | None:
+        """The newest promotion's model."""
+        champion = await info.context.loaders.champion.load(None)
+        return None if champion is None else ModelType(record=champion.model)
+
+    @described.field(f"Promotions, newest first (limit 1..{MAX_PAGE}).")
+    async def promotions(self, info: Ctx, limit: Limit = 20) -> list[PromotionType]:
+        """A page of the promotion history."""
+        state = info.context.state
+        async with state.pool.connection(timeout=state.settings.db_timeout_s) as conn:
+            records = await list_promotions_async(conn, limit=_page("promotions", limit))
+        return [PromotionType(record=record) for record in records]
+
+
+@strawberry.type(
+    description="Model operations: need an admin bearer token (Authorization: Bearer ...) and "
+    "run as the admin database role; without them nothing changes."
+)
+class Mutation:
+    """Champion changes; serving swaps to the new champion on the registry's NOTIFY."""
+
+    @described.mutation("Make a model version the champion (its artifact is verified first).")
+    async def promote(self, info: Ctx, version: Version, reason: Reason) -> PromotionType:
+        """As `converge registry promote`."""
+        operations = info.context.operations
+        caller = operations.caller(info.context.authorization)
+        record = await operations.move_champion(caller, version, reason, is_rollback=False)
+        return PromotionType(record=record)
+
+    @described.mutation("Make an earlier champion the champion again.")
+    async def rollback(self, info: Ctx, version: Version, reason: Reason) -> PromotionType:
+        """As `converge registry rollback`."""
+        operations = info.context.operations
+        caller = operations.caller(info.context.authorization)
+        record = await operations.move_champion(caller, version, reason, is_rollback=True)
+        return PromotionType(record=record)
 
 
 def build_schema(cfg: ServingSettings) -> strawberry.Schema:
@@ -142,4 +143,7 @@ def build_schema(cfg: ServingSettings) -> strawberry.Schema:
     ]
     if not cfg.graphql_ide:  # GraphiQL needs introspection; a production API does not
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+schema = build_schema(get_serving_settings())

@@ -14,6 +14,7 @@ from shared.mojo.daimojo_backend import DaimojoModel, load_pipeline
 from shared.mojo.errors import UnsupportedMojoError
 from shared.mojo.model import MojoModel
 from shared.mojo.scorer import Scorer
+from shared.mojo.threshold import label_threshold
 
 SUPPORTED_ALGOS = (
     "gbm",
@@ -67,7 +68,8 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
                 )
             raise UnsupportedMojoError(f"{path} is a zip without model.ini: not an H2O-3 MOJO")
         info = archive.model_info()
-        scorer = make_scorer(archive, info)
+        scorer = make_scorer(archive, info)  # first: it names an unsupported algorithm
+        threshold = label_threshold(archive, info)
         encoding = read_input_encoding(archive, info)
     encoder = None
     if encoding is not None:  # users send the original columns; genmodel encodes them
@@ -79,7 +81,7 @@ def _load_h2o_mojo(path: Path) -> MojoModel:
     # request does not pay for it) and proves the model scores at all before anyone relies on it.
     # Not all-missing: a GLM trained with missing_values_handling=Skip cannot score that.
     scorer.score(np.zeros((1, info.n_features + (info.offset_column is not None))))
-    return MojoModel.from_info(info, scorer, encoder)
+    return MojoModel.from_info(info, scorer, encoder, threshold)
 
 
 def make_scorer(archive: MojoArchive, info: MojoInfo) -> Scorer:

@@ -35,10 +35,16 @@ class MojoModel(ModelMetadata):
     encoder: RowEncoder
     # Read from every input row like a feature, but added to the linear predictor / margin.
     offset_column: str | None = None
+    # P(class 1) >= this labels class 1 (binomial models only; see shared/mojo/threshold.py).
+    label_threshold: float | None = None
 
     @classmethod
     def from_info(
-        cls, info: MojoInfo, scorer: Scorer, encoder: RowEncoder | None = None
+        cls,
+        info: MojoInfo,
+        scorer: Scorer,
+        encoder: RowEncoder | None = None,
+        label_threshold: float | None = None,
     ) -> MojoModel:
         """Build the model object from a parsed `model.ini` and the algorithm's scorer.
 
@@ -67,6 +73,7 @@ class MojoModel(ModelMetadata):
                 info.feature_names, info.feature_domains, offset=info.offset_column
             ),
             offset_column=info.offset_column,
+            label_threshold=label_threshold,
         )
 
     def predict(self, frame: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:

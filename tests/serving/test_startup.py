@@ -31,7 +31,7 @@ async def test_without_champion_the_app_runs_but_is_not_ready(
         predicted = await client.post("/v1/predict", json={"entity_id": "e1"})
         assert predicted.status_code == 503
         assert "no champion is registered" in predicted.json()["detail"]
-        graphql = await client.post("/graphql", json={"query": "{ champion { modelVersion } }"})
+        graphql = await client.post("/graphql", json={"query": "{ champion { version } }"})
         assert graphql.json() == {"data": {"champion": None}}
         text = (await client.get("/metrics")).text
         assert metric(text, "converge_breaker_state", dependency="redis", state="closed") == 1.0
