@@ -1,5 +1,5 @@
-"""/docs (Swagger UI), /redoc and /graphql (GraphiQL) render in a real headless chromium that can reach
-nothing but 127.0.0.1: their files are served by the app itself, not by a CDN."""
+"""/docs (Swagger UI), /redoc and /graphql (GraphiQL) render in a real headless chromium that can
+reach nothing but 127.0.0.1: their files are served by the app itself, not by a CDN."""
 
 from __future__ import annotations
 
