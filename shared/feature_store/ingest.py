@@ -49,6 +49,8 @@ class IngestSummary:
     rows_duplicate: int = 0
     rows_quarantined: int = 0
     drift: list[DriftEvent] = field(default_factory=list)
+    # The first ingest ever (no feature definitions when it began): its keys are the baseline.
+    baseline: bool = False
     rejected_samples: list[Rejection] = field(default_factory=list)
     # Entities with rows in committed batches: their cached features are stale.
     entity_ids: set[str] = field(default_factory=set)
@@ -93,10 +95,10 @@ def ingest_batches(
 ) -> IngestSummary:
     """Ingest batches in order, each in its own transaction; rows are numbered from 1."""
     summary = IngestSummary(source=source)
-    for frame in batches:
+    for position, frame in enumerate(batches):
         first_row = summary.rows_read + 1
         try:
-            _ingest_batch(conn, frame, first_row, layout, summary)
+            _ingest_batch(conn, frame, first_row, layout, summary, first_batch=position == 0)
         except psycopg.Error as exc:
             raise IngestBatchError(summary, first_row, exc) from exc
         summary.rows_read += len(frame)
@@ -109,17 +111,24 @@ def _ingest_batch(
     first_row: int,
     layout: SourceLayout,
     summary: IngestSummary,
+    *,
+    first_batch: bool,
 ) -> None:
     with conn.transaction():
         conn.execute(_LOCK)
         known = load_definitions(conn)
+        if first_batch:
+            # Decided under the lock: of two first ingests racing, only one finds no definitions.
+            summary.baseline = not known
         known_types = {key: item.value_type for key, item in known.items()}
         batch = validate_batch(frame, first_row, layout, known_types)
         written = write_features(conn, batch.records)
         write_quarantine(conn, summary.source, batch.rejections)
         seen = observe_keys(batch.records, batch.types)
         batch_from = min((record.event_timestamp for record in batch.records), default=None)
-        findings = detect_drift(known, seen, batch.changed_types, batch_from)
+        findings = detect_drift(
+            known, seen, batch.changed_types, batch_from, baseline=summary.baseline
+        )
         events = record_drift(conn, findings, summary.source)
         update_definitions(conn, seen)
     # Counted only once the batch is committed.
