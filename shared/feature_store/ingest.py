@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pandas as pd
@@ -139,6 +139,20 @@ def _ingest_batch(
     summary.drift += events
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
     summary.rejected_samples += batch.rejections[: max(room, 0)]
+
+
+def settled_ingestion_instant(conn: psycopg.Connection) -> datetime:
+    """The database's clock at a moment when no ingest batch is in flight.
+
+    Every row with `ingested_at` before it is committed and every later batch writes rows at or
+    after it, so a read bounded by it returns the same rows whenever it is repeated.
+    """
+    with conn.transaction():
+        conn.execute(_LOCK)  # waits for the batch in flight to commit; holds the next one back
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    instant: datetime = row[0]
+    return instant
 
 
 def _slices(frame: pd.DataFrame, batch_size: int) -> Iterator[pd.DataFrame]:

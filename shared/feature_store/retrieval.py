@@ -25,7 +25,8 @@ WHERE entity_id = ANY(%s::text[])
 """
 
 # For each (entity, as-of time) the newest history row at or before that time: one descent of the
-# primary key per pair, so no row from after the label time can be returned.
+# primary key per pair, so no row from after the label time can be returned. Rows ingested at or
+# after the optional ingestion bound are invisible, as if the read had run then (bitemporal).
 AS_OF_SQL = """
 SELECT f.entity_id, f.event_timestamp, f.dynamic_features::text
 FROM unnest(%s::text[], %s::timestamptz[]) WITH ORDINALITY AS q(entity_id, as_of, position)
@@ -33,6 +34,7 @@ LEFT JOIN LATERAL (
     SELECT s.entity_id, s.event_timestamp, s.dynamic_features
     FROM feature_store s
     WHERE s.entity_id = q.entity_id AND s.event_timestamp <= q.as_of
+      AND s.ingested_at < coalesce(%s::timestamptz, 'infinity')
     ORDER BY s.event_timestamp DESC
     LIMIT 1
 ) f ON true
@@ -73,9 +75,16 @@ async def latest_async(
 
 
 def features_as_of(
-    conn: psycopg.Connection, entity_ids: Sequence[str], timestamps: Sequence[datetime]
+    conn: psycopg.Connection,
+    entity_ids: Sequence[str],
+    timestamps: Sequence[datetime],
+    *,
+    ingested_before: datetime | None = None,
 ) -> list[FeatureRow | None]:
-    """For each pair, the newest row with event_timestamp <= the timestamp (None: no such row)."""
+    """For each pair, the newest row with event_timestamp <= the timestamp (None: no such row).
+
+    `ingested_before`: only rows ingested before this instant count (None: every row).
+    """
     if len(entity_ids) != len(timestamps):
         raise ValueError(
             f"got {len(entity_ids)} entity ids but {len(timestamps)} timestamps: "
@@ -84,14 +93,25 @@ def features_as_of(
     naive = [index for index, moment in enumerate(timestamps) if moment.utcoffset() is None]
     if naive:
         raise ValueError(f"timestamps must be time-zone aware; position {naive[0]} is naive")
-    rows = conn.execute(AS_OF_SQL, (list(entity_ids), list(timestamps))).fetchall()
+    if ingested_before is not None and ingested_before.utcoffset() is None:
+        raise ValueError("ingested_before must be time-zone aware")
+    params = (list(entity_ids), list(timestamps), ingested_before)
+    rows = conn.execute(AS_OF_SQL, params).fetchall()
     return [None if row[0] is None else _row(*row) for row in rows]
 
 
 def features_as_of_frame(
-    conn: psycopg.Connection, labels: pd.DataFrame, entity_col: str, timestamp_col: str
+    conn: psycopg.Connection,
+    labels: pd.DataFrame,
+    entity_col: str,
+    timestamp_col: str,
+    *,
+    ingested_before: datetime | None = None,
 ) -> pd.DataFrame:
-    """`labels` with one column per feature key, each the value as of the row's timestamp."""
+    """`labels` with one column per feature key, each the value as of the row's timestamp.
+
+    `ingested_before`: as `features_as_of`; the same bound rebuilds the same frame later.
+    """
     for name in (entity_col, timestamp_col):
         if name not in labels.columns:
             raise ValueError(f"column {name!r} is not in the labels {list(labels.columns)}")
@@ -101,7 +121,10 @@ def features_as_of_frame(
     if moments.dt.tz is None:
         raise ValueError(f"column {timestamp_col!r} must hold time-zone aware timestamps")
     rows = features_as_of(
-        conn, [str(entity) for entity in labels[entity_col]], list(moments.dt.to_pydatetime())
+        conn,
+        [str(entity) for entity in labels[entity_col]],
+        list(moments.dt.to_pydatetime()),
+        ingested_before=ingested_before,
     )
     features = pd.DataFrame.from_records(
         [{} if row is None else row.dynamic_features for row in rows], index=labels.index

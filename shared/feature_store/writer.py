@@ -20,9 +20,12 @@ _COPY_STAGING = (
     "COPY converge_feature_staging (entity_id, event_timestamp, dynamic_features) FROM STDIN"
 )
 # A row already stored (same entity and event time) is a duplicate: it is skipped, never changed.
+# ingested_at is this statement's start, which comes after the batch took the ingest lock (not the
+# transaction's start, before it): `settled_ingestion_instant` relies on that.
 _INSERT = """
-INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features)
-SELECT entity_id, event_timestamp, dynamic_features FROM converge_feature_staging
+INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features, ingested_at)
+SELECT entity_id, event_timestamp, dynamic_features, statement_timestamp()
+FROM converge_feature_staging
 ON CONFLICT (entity_id, event_timestamp) DO NOTHING
 """
 _COPY_QUARANTINE = (
