@@ -16,8 +16,6 @@ import pytest
 from shared.db import connect
 from shared.feature_store import features_as_of, ingest_frame
 from shared.feature_store.ingest import _LOCK, settled_ingestion_instant
-from shared.feature_store.writer import write_features
-from shared.schemas import FeatureRecord
 
 EVENT = datetime(2024, 1, 1, tzinfo=UTC)
 LABEL = datetime(2024, 2, 1, tzinfo=UTC)
@@ -56,14 +54,13 @@ def test_the_instant_waits_for_a_batch_in_flight(
 def test_a_batch_that_began_before_the_instant_but_wrote_after_it_is_not_visible(
     conn: psycopg.Connection, database_url: str
 ) -> None:
-    record = FeatureRecord(entity_id="b", event_timestamp=EVENT, dynamic_features={"x": 2.0})
     with connect(database_url) as early:
-        early.execute("SELECT 1")  # its transaction (and now()) starts before the instant
+        early.execute("SELECT 1")  # its transaction (and so its now()) starts before the instant
         instant = settled_ingestion_instant(conn)
-        early.execute(_LOCK)
-        assert write_features(early, [record]) == 1
+        summary = ingest_frame(early, _rows("b", 2.0), "id", "ts", "began early")
         early.commit()
 
+    assert summary.rows_written == 1
     assert not _visible(conn, "b", instant)
     assert _visible(conn, "b", datetime.now(UTC))
 
