@@ -17,6 +17,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetMaterialization, Failure, MetadataValue, asset
 
 from assets.fanout import candidate_backfill_policy
+from assets.groups import TRAIN
 from assets.h2o_training import (
     CandidateTrainingError,
     TrainedCandidate,
@@ -58,17 +59,17 @@ def candidate_metadata(
         **automl,
         "metrics": MetadataValue.json(trained.metrics),
         **{f"metric_{key}": value for key, value in trained.metrics.items()},
-        "artifact_uri": stored.uri,
+        "artifact_uri": MetadataValue.url(stored.uri),
         "artifact_sha256": stored.sha256,
         "artifact_size_bytes": stored.size_bytes,
         "h2o_version": trained.h2o_version,
         "feature_list": MetadataValue.json(trained.feature_list),
         "parity_max_abs_diff": trained.parity_max_abs_diff,
-        "training_started_at": trained.started_at,
-        "training_finished_at": trained.trained_at,
+        "training_started_at": MetadataValue.timestamp(trained.started_at),
+        "training_finished_at": MetadataValue.timestamp(trained.trained_at),
         "training_seconds": trained.trained_at - trained.started_at,
         # From training start to the stored MOJO: the time the pool slot works on this config.
-        "candidate_finished_at": stored_at,
+        "candidate_finished_at": MetadataValue.timestamp(stored_at),
         "candidate_seconds": stored_at - trained.started_at,
         "train_rows": trained.train_rows,
         "valid_rows": trained.valid_rows,
@@ -89,7 +90,7 @@ def failure_of(failures: dict[str, str], trained: int) -> Failure:
     pool=TRAINING_POOL,
     backfill_policy=candidate_backfill_policy(get_training_policy()),
     output_required=False,
-    group_name="candidates",
+    group_name=TRAIN,
 )
 def candidate_model(
     context: AssetExecutionContext,

@@ -19,7 +19,9 @@ from dagster import (
 )
 
 from assets.candidates import candidate_model
-from assets.holdout import Holdout, HoldoutError, rescore
+from assets.champion_metadata import metric_history, roc_table, versions_by_sha256
+from assets.groups import SELECT
+from assets.holdout import Holdout, HoldoutError, holdout_roc, rescore
 from assets.leaderboard import CandidateResult, latest_candidates, leaderboard_markdown, rank
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from resources.artifact_store import ArtifactStoreResource
@@ -104,7 +106,7 @@ def decide(
 
 @asset(
     deps=[candidate_model],
-    group_name="champion",
+    group_name=SELECT,
     automation_condition=CHAMPION_AFTER_FANOUT,
 )
 def champion_model(
@@ -154,6 +156,8 @@ def champion_model(
     verdict = "promoted" if decision.promoted else "not promoted"
     context.log.info(f"{verdict}: {decision.reason}")
     missing = sorted(set(configs) - set(candidates))
+    versions = model_registry.versions()
+    roc = holdout_roc(store, best.artifact_uri, best.artifact_sha256, holdout)
     summary: dict[str, Any] = {
         "model_version": record.model_version,
         "config_name": best.config_name,
@@ -174,9 +178,14 @@ def champion_model(
                 k: v for k, v in summary.items() if k not in {"failed_or_missing"} and v is not None
             },
             "failed_or_missing": MetadataValue.json(missing),
-            "artifact_uri": best.artifact_uri,
+            "registered_at": MetadataValue.timestamp(record.created_at),
+            "artifact_uri": MetadataValue.url(best.artifact_uri),
             "artifact_sha256": best.artifact_sha256,
-            "leaderboard": MetadataValue.md(leaderboard_markdown(ranked, metric)),
+            "leaderboard": MetadataValue.md(
+                leaderboard_markdown(ranked, metric, versions_by_sha256(versions))
+            ),
+            "metric_history": metric_history(versions, model_registry.promotions()),
+            **({} if roc is None else {"roc_curve": roc_table(roc)}),
         },
     )
 

@@ -1,9 +1,10 @@
 """Deterministic demo data: customer feature snapshots plus churn labels, for `converge demo`.
 
 Feature snapshots are a week apart; `app_sessions` only exists from the third snapshot on, so a
-run of the generator introduces a new feature key over time (the feature store records it as drift)
-and labels observed before that snapshot see it as missing. Labels depend on the features as they
-were at the label time, so a point-in-time join that leaks later rows is visibly worse.
+run of the generator introduces a new feature key over time, and labels observed before that
+snapshot see it as missing (ingested first, it is part of the drift baseline, not drift). Labels
+depend on the features as they were at the label time, so a point-in-time join that leaks later
+rows is visibly worse.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from dagster import (
 from pydantic import Field
 
 from assets.demo_data import generate_demo_data
+from assets.groups import INGEST
 from resources.postgres import PostgresResource
 from shared.feature_store import drift_events, ingest_frame
 
@@ -76,7 +77,7 @@ def read_source(config: FeaturesConfig) -> tuple[pd.DataFrame, pd.DataFrame, str
         "features": AssetOut(description="Feature rows written to the feature store."),
         "labels": AssetOut(description="Labels (entity_id, event_timestamp, label)."),
     },
-    group_name="features",
+    group_name=INGEST,
 )
 def ingest_features(
     context: AssetExecutionContext, config: FeaturesConfig, postgres: PostgresResource
@@ -98,9 +99,15 @@ def ingest_features(
         "rows_duplicate": summary.rows_duplicate,
         "rows_quarantined": summary.rows_quarantined,
     }
+    counts["drift_baseline"] = summary.baseline
     drift = [event.describe() for event in summary.drift]
+    metadata = {
+        **counts,
+        "ingest_started_at": MetadataValue.timestamp(started),
+        "drift": MetadataValue.json(drift),
+    }
     return (
-        Output(counts, metadata={**counts, "drift": MetadataValue.json(drift)}),
+        Output(counts, metadata=metadata),
         Output(
             labels,
             metadata={"rows": len(labels), "positive_rate": float(labels["label"].mean())},
@@ -124,12 +131,20 @@ def features_drift(
     features: dict[str, Any],
     postgres: PostgresResource,
 ) -> AssetCheckResult:
-    """Warns with the drift events (new keys, type changes, stopped keys) of the last ingest."""
+    """Warns with the drift events (new keys, type changes, stopped keys) of the last ingest.
+
+    The first ingest ever is the baseline its keys are compared with later: no new keys then.
+    """
     since = datetime.fromisoformat(str(features["ingest_started_at"]))
     with postgres.connect() as conn:
         events = drift_events(conn, since=since)
+    baseline = bool(features.get("drift_baseline", False))
     return AssetCheckResult(
         passed=not events,
         severity=AssetCheckSeverity.WARN,
-        metadata={"drift_events": MetadataValue.json([event.describe() for event in events])},
+        description="first ingest: its feature keys are the baseline" if baseline else None,
+        metadata={
+            "drift_events": MetadataValue.json([event.describe() for event in events]),
+            "baseline": baseline,
+        },
     )

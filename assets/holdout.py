@@ -7,8 +7,10 @@ runtime, the same metric code, whatever frame each model was validated on when i
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,8 @@ from assets.training_frame import LABEL, SPLIT, feature_columns
 from shared.artifacts import ArtifactStore
 from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
+
+T = TypeVar("T")
 
 # H2O clips probabilities the same way before taking the log.
 _LOGLOSS_EPSILON = 1e-15
@@ -51,16 +55,53 @@ def auc(positive: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def roc_points(positive: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """The ROC curve: (threshold, fpr, tpr) at each distinct score, highest threshold first.
+
+    A row predicts positive every score >= its threshold; the last row (the lowest score) is
+    (1, 1). Its trapezoids from (0, 0) add up to `auc` exactly (ties make diagonal steps).
+    """
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise HoldoutError(
+            f"no ROC curve without both classes ({n_pos} positive, {n_neg} negative)"
+        )
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], positive[order]
+    # The last position of each run of equal scores: the curve moves once per distinct threshold.
+    ends = np.append(np.flatnonzero(np.diff(ranked)), len(ranked) - 1)
+    return pd.DataFrame(
+        {
+            "threshold": ranked[ends],
+            "fpr": np.cumsum(~hits)[ends] / n_neg,
+            "tpr": np.cumsum(hits)[ends] / n_pos,
+        }
+    )
+
+
+def thin(curve: pd.DataFrame, points: int) -> pd.DataFrame:
+    """At most `points` rows spread evenly along the curve, its first and last kept."""
+    if len(curve) <= points:
+        return curve.reset_index(drop=True)
+    keep = np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))
+    return curve.iloc[keep].reset_index(drop=True)
+
+
+def _class_index(holdout: Holdout, classes: list[str]) -> np.ndarray:
+    unknown = sorted(set(holdout.labels) - set(classes))
+    if unknown:
+        raise HoldoutError(f"labels {unknown} are not classes of the model {classes}")
+    return holdout.labels.map({label: i for i, label in enumerate(classes)}).to_numpy()
+
+
 def metrics_of(model: MojoModel, holdout: Holdout) -> dict[str, float]:
     """auc and logloss (binomial), logloss (multinomial), rmse and mae (regression)."""
     preds = model.predict(holdout.features)
     if model.classes is None:
         error = preds["predict"].to_numpy(dtype=float) - holdout.labels.astype(float).to_numpy()
         return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
-    unknown = sorted(set(holdout.labels) - set(model.classes))
-    if unknown:
-        raise HoldoutError(f"labels {unknown} are not classes of the model {model.classes}")
-    index = holdout.labels.map({label: i for i, label in enumerate(model.classes)}).to_numpy()
+    index = _class_index(holdout, model.classes)
     probabilities = preds.iloc[:, 1:].to_numpy(dtype=float)
     p_true = np.clip(probabilities[np.arange(len(index)), index], _LOGLOSS_EPSILON, 1.0)
     metrics = {"logloss": float(-np.mean(np.log(p_true)))}
@@ -69,14 +110,35 @@ def metrics_of(model: MojoModel, holdout: Holdout) -> dict[str, float]:
     return {name: value for name, value in metrics.items() if np.isfinite(value)}
 
 
-def rescore(store: ArtifactStore, uri: str, sha256: str, holdout: Holdout) -> dict[str, float]:
-    """Fetch a stored MOJO (verified by sha256), load it in the runtime, score the holdout."""
+def roc_of(model: MojoModel, holdout: Holdout) -> pd.DataFrame | None:
+    """The ROC curve of a binomial model on the holdout (the second class positive); else None."""
+    if model.classes is None or len(model.classes) != 2:
+        return None
+    index = _class_index(holdout, model.classes)
+    p1 = model.predict(holdout.features).iloc[:, 2].to_numpy(dtype=float)
+    return roc_points(index == 1, p1)
+
+
+def _scored(store: ArtifactStore, uri: str, sha256: str, score: Callable[[MojoModel], T]) -> T:
+    """Fetch a stored MOJO (verified by sha256), load it in the runtime and apply `score`."""
     with tempfile.TemporaryDirectory(prefix="converge-holdout-") as folder:
         path = store.fetch_verified(uri, sha256, Path(folder))
         model = load_mojo(path)
         if not isinstance(model, MojoModel):
             raise HoldoutError(f"{uri} is not an H2O-3 MOJO")
         try:
-            return metrics_of(model, holdout)
+            return score(model)
         except HoldoutError as exc:
             raise HoldoutError(f"{uri}: {exc}") from exc
+
+
+def rescore(store: ArtifactStore, uri: str, sha256: str, holdout: Holdout) -> dict[str, float]:
+    """A stored MOJO's metrics on the holdout, scored by the runtime."""
+    return _scored(store, uri, sha256, lambda model: metrics_of(model, holdout))
+
+
+def holdout_roc(
+    store: ArtifactStore, uri: str, sha256: str, holdout: Holdout
+) -> pd.DataFrame | None:
+    """A stored MOJO's ROC curve on the holdout (None unless binomial), scored by the runtime."""
+    return _scored(store, uri, sha256, lambda model: roc_of(model, holdout))

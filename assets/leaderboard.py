@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,13 +75,25 @@ def rank(candidates: Sequence[CandidateResult], metric: str) -> list[CandidateRe
     return sorted(candidates, key=lambda c: (sign * c.metrics[metric], c.config_name))
 
 
-def leaderboard_markdown(ranked: Sequence[CandidateResult], metric: str) -> str:
-    """The ranked candidates as a Markdown table."""
+def leaderboard_markdown(
+    ranked: Sequence[CandidateResult], metric: str, versions: Mapping[str, int] | None = None
+) -> str:
+    """The ranked candidates as a Markdown table.
+
+    With `versions` (artifact sha256 -> registry version), a column says which registry version
+    each candidate became (empty: not registered).
+    """
     others = sorted({key for c in ranked for key in c.metrics} - {metric})
     header = ["rank", "config", "algo", metric, *others, "sha256"]
+    if versions is not None:
+        header.append("model_version")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for position, c in enumerate(ranked, start=1):
         cells = [str(position), c.config_name, c.algo, f"{c.metrics[metric]:.6f}"]
         cells += [f"{c.metrics[key]:.6f}" if key in c.metrics else "" for key in others]
-        lines.append("| " + " | ".join([*cells, c.artifact_sha256[:12]]) + " |")
+        cells.append(c.artifact_sha256[:12])
+        if versions is not None:
+            version = versions.get(c.artifact_sha256)
+            cells.append("" if version is None else f"v{version}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from dagster import AssetExecutionContext, DynamicPartitionsDefinition, MetadataValue, Output, asset
 
+from assets.groups import PREPARE
 from resources.training_policy import TrainingPolicy
 
 AUTOML = "automl"
@@ -78,7 +79,7 @@ def load_model_configs(path: Path) -> list[ModelConfig]:
     return expand_matrix(matrix, str(path))
 
 
-@asset(group_name="model_configs")
+@asset(group_name=PREPARE)
 def model_configs(
     context: AssetExecutionContext, training_policy: TrainingPolicy
 ) -> Output[dict[str, ModelConfig]]:

@@ -1,13 +1,31 @@
-"""The training frame: labels joined point-in-time with features, split train/validation."""
+"""The training frame: labels joined point-in-time with features, split train/validation.
+
+Reads are bitemporal: features as of each label's event time, among the rows ingested before the
+frame's `as_of` instant, which its metadata records. Rebuilt with that `as_of` (run config), the
+frame is the same even after a late backfill of older event times.
+"""
 
 import hashlib
+from datetime import datetime
 
 import pandas as pd
-from dagster import AssetCheckResult, MetadataValue, Output, asset, asset_check
+from dagster import (
+    AssetCheckResult,
+    AssetKey,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+from pydantic import Field
 
+from assets.groups import PREPARE
 from resources.postgres import PostgresResource
 from resources.training_policy import TrainingPolicy
 from shared.feature_store import features_as_of_frame
+from shared.feature_store.ingest import settled_ingestion_instant
 
 KEY_COLUMNS = ("entity_id", "event_timestamp")
 LABEL = "label"
@@ -41,19 +59,60 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@asset(group_name="training_frame")
+class TrainingFrameConfig(Config):
+    """Which ingestion instant to read the feature store at."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="ISO-8601 instant with a time zone, e.g. an earlier frame's `as_of`, to "
+        "rebuild that frame; unset: now.",
+    )
+
+
+def resolve_as_of(requested: str | None, settled: datetime) -> datetime:
+    """The instant to read at: `requested` if valid and not after `settled`, else `settled`."""
+    if requested is None:
+        return settled
+    try:
+        instant = datetime.fromisoformat(requested)
+    except ValueError as exc:
+        raise Failure(f"as_of: {requested!r} is not an ISO-8601 instant ({exc})") from exc
+    if instant.utcoffset() is None:
+        raise Failure(f"as_of: {requested!r} has no time zone (e.g. append +00:00)")
+    if instant > settled:
+        # Rows may still be ingested before a future instant: the frame would not be reproducible.
+        raise Failure(
+            f"as_of: {requested} is after the feature store's current instant "
+            f"{settled.isoformat()}; a frame can only be read as of the past"
+        )
+    return instant
+
+
+@asset(
+    group_name=PREPARE,
+    # The features are read from PostgreSQL, not passed as a value: a dependency, for lineage.
+    deps=[AssetKey("features")],
+)
 def training_frame(
-    labels: pd.DataFrame, postgres: PostgresResource, training_policy: TrainingPolicy
+    config: TrainingFrameConfig,
+    labels: pd.DataFrame,
+    postgres: PostgresResource,
+    training_policy: TrainingPolicy,
 ) -> Output[pd.DataFrame]:
-    """Each label with the features as they were at its timestamp (never later)."""
+    """Each label with the features as they were at its timestamp (never later), as of `as_of`."""
     with postgres.connect() as conn:
-        joined = features_as_of_frame(conn, labels, "entity_id", "event_timestamp")
+        as_of = resolve_as_of(config.as_of, settled_ingestion_instant(conn))
+        joined = features_as_of_frame(
+            conn, labels, "entity_id", "event_timestamp", ingested_before=as_of
+        )
     frame = _typed(joined.reset_index(drop=True))
     frame[SPLIT] = assign_split(frame["entity_id"], training_policy.validation_fraction)
     missing = {str(k): float(v) for k, v in frame[feature_columns(frame)].isna().mean().items()}
     return Output(
         frame,
         metadata={
+            "as_of": MetadataValue.timestamp(as_of),
+            "as_of_iso": as_of.isoformat(),
             "rows": len(frame),
             "train_rows": int((frame[SPLIT] == "train").sum()),
             "valid_rows": int((frame[SPLIT] == "valid").sum()),

@@ -13,7 +13,9 @@ from shared.registry import (
     NewModel,
     current_champion,
     get_model,
+    list_models,
     promote,
+    promotion_history,
 )
 from shared.registry import register_model as registry_register
 from shared.settings import Settings
@@ -38,6 +40,16 @@ class ModelRegistryResource(ConfigurableResource["ModelRegistryResource"]):
         """The current champion, if any model was ever promoted."""
         with self.postgres.connect() as conn:
             return current_champion(conn)
+
+    def versions(self) -> list[ModelRecord]:
+        """Every registered model version, oldest first."""
+        with self.postgres.connect() as conn:
+            return list_models(conn)
+
+    def promotions(self) -> list[Champion]:
+        """Every promotion, newest first."""
+        with self.postgres.connect() as conn:
+            return promotion_history(conn)
 
     def promote(self, model_version: int, reason: str) -> Champion:
         """Promote `model_version` once its artifact is verified loadable, recording `reason`."""

@@ -100,5 +100,7 @@ def format_summary(summary: IngestSummary) -> str:
             for item in summary.rejected_samples
         ]
     lines.append(f"drift events: {len(summary.drift)}")
+    if summary.baseline:
+        lines.append("  first ingest: its feature keys are the baseline, not new keys")
     lines += [f"  {event.describe()}" for event in summary.drift]
     return "\n".join(lines)

@@ -63,11 +63,15 @@ def detect_drift(
     seen: Mapping[str, FeatureDefinition],
     changed_types: Mapping[str, tuple[ValueType, int]],
     batch_from: datetime | None,
+    *,
+    baseline: bool = False,
 ) -> list[DriftFinding]:
     """Compare a batch with the known definitions.
 
     `seen`: the keys the batch's valid rows carry; `changed_types`: key -> (type most of its cells
     had, count) where that differs from the definition; `batch_from`: the earliest valid event time.
+    `baseline`: the batch belongs to the first ingest ever, whose keys define the schema that later
+    ingests drift from, so none of them is a new key.
     """
     findings = [
         DriftFinding(
@@ -76,7 +80,7 @@ def detect_drift(
             {"value_type": item.value_type, "first_seen": item.first_seen.isoformat()},
         )
         for key, item in sorted(seen.items())
-        if key not in known
+        if key not in known and not baseline
     ]
     findings += [
         DriftFinding(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +37,7 @@ from shared.feature_store.writer import write_features, write_quarantine
 DEFAULT_BATCH_SIZE = 50_000
 REJECTION_SAMPLES = 20
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('converge.feature_store.ingest'))"
+_CLOCK = "SELECT clock_timestamp()"
 
 
 class IngestBatchError(RuntimeError):
@@ -61,6 +62,8 @@ class IngestSummary:
     rows_duplicate: int = 0
     rows_quarantined: int = 0
     drift: list[DriftEvent] = field(default_factory=list)
+    # The first ingest ever (no feature definitions when it began): its keys are the baseline.
+    baseline: bool = False
     rejected_samples: list[Rejection] = field(default_factory=list)
     # Entities with rows in committed batches: their cached features are stale.
     entity_ids: set[str] = field(default_factory=set)
@@ -150,12 +153,16 @@ def ingest_batches(
     ahead = _ReadAhead(batches, layout)
     try:
         pending = ahead.submit(_types(load_definitions(conn)))
+        first_batch = True
         while (validated := pending.result()) is not None:
             try:
-                pending = _ingest_batch(conn, validated, layout, summary, ahead)
+                pending = _ingest_batch(
+                    conn, validated, layout, summary, ahead, first_batch=first_batch
+                )
             except psycopg.Error as exc:
                 raise IngestBatchError(summary, validated.first_row, exc) from exc
             summary.rows_read += len(validated.frame)
+            first_batch = False
     finally:
         ahead.close()
     return summary
@@ -171,11 +178,19 @@ def _ingest_batch(
     layout: SourceLayout,
     summary: IngestSummary,
     ahead: _ReadAhead,
+    *,
+    first_batch: bool,
 ) -> Future[_Validated | None]:
     """Write one validated batch in its own transaction; returns the next batch's validation."""
     with conn.transaction():
         conn.execute(_LOCK)
+        # The rows' ingestion time, read once the lock is held (the transaction's now() is older):
+        # `settled_ingestion_instant` relies on it.
+        ingested_at = _clock(conn)
         known = load_definitions(conn)
+        if first_batch:
+            # Decided under the lock: of two first ingests racing, only one finds no definitions.
+            summary.baseline = not known
         types = _types(known)
         batch = validated.batch
         columns = set(validated.frame.columns)
@@ -186,10 +201,12 @@ def _ingest_batch(
         seen = observe_keys(rows, batch.types)
         # The next batch is validated while this one is written.
         pending = ahead.submit({**types, **_types(seen)})
-        written = write_features(conn, rows)
+        written = write_features(conn, rows, ingested_at)
         write_quarantine(conn, summary.source, batch.rejections)
         batch_from = min(rows.timestamps, default=None)
-        findings = detect_drift(known, seen, batch.changed_types, batch_from)
+        findings = detect_drift(
+            known, seen, batch.changed_types, batch_from, baseline=summary.baseline
+        )
         events = record_drift(conn, findings, summary.source)
         update_definitions(conn, seen)
     # Counted only once the batch is committed.
@@ -201,6 +218,24 @@ def _ingest_batch(
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
     summary.rejected_samples += batch.rejections[: max(room, 0)]
     return pending
+
+
+def _clock(conn: psycopg.Connection) -> datetime:
+    row = conn.execute(_CLOCK).fetchone()
+    assert row is not None  # a SELECT without FROM returns its one row
+    instant: datetime = row[0]
+    return instant
+
+
+def settled_ingestion_instant(conn: psycopg.Connection) -> datetime:
+    """The database's clock at a moment when no ingest batch is in flight.
+
+    Every row ingested before it is committed, and every later batch stamps its rows after it, so
+    a read bounded by it returns the same rows whenever it is repeated.
+    """
+    with conn.transaction():
+        conn.execute(_LOCK)  # waits for the batch in flight to commit; holds the next one back
+        return _clock(conn)
 
 
 def _slices(frame: pd.DataFrame, batch_size: int) -> Iterator[pd.DataFrame]:

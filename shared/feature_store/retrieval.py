@@ -26,17 +26,17 @@ WHERE entity_id = ANY(%s::text[])
 
 # For each (entity, as-of time) the newest history row at or before that time: one descent of the
 # primary key per pair, so no row from after the label time can be returned. Bitemporal: a row
-# ingested after the pair's ingestion bound (NULL: none) is invisible too, so a read with a bound in
-# the past gives the same answer after any later backfill (stored rows are never changed).
+# ingested at or after the pair's ingestion bound (NULL: none) is invisible too, so a read with a
+# bound in the past gives the same answer after any later backfill (stored rows never change).
 AS_OF_SQL = """
 SELECT f.entity_id, f.event_timestamp, f.dynamic_features::text
 FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[])
-    WITH ORDINALITY AS q(entity_id, as_of, ingested_by, position)
+    WITH ORDINALITY AS q(entity_id, as_of, ingested_before, position)
 LEFT JOIN LATERAL (
     SELECT s.entity_id, s.event_timestamp, s.dynamic_features
     FROM feature_store s
     WHERE s.entity_id = q.entity_id AND s.event_timestamp <= q.as_of
-        AND (q.ingested_by IS NULL OR s.ingested_at <= q.ingested_by)
+        AND (q.ingested_before IS NULL OR s.ingested_at < q.ingested_before)
     ORDER BY s.event_timestamp DESC
     LIMIT 1
 ) f ON true
@@ -81,14 +81,14 @@ def features_as_of(
     entity_ids: Sequence[str],
     timestamps: Sequence[datetime],
     *,
-    ingested_by: datetime | None = None,
+    ingested_before: datetime | None = None,
 ) -> list[FeatureRow | None]:
     """For each pair, the newest row with event_timestamp <= the timestamp (None: no such row).
 
-    `ingested_by` hides rows ingested after it (`ingested_at` > bound): a frame built with the
-    instant it was built at as the bound can be rebuilt later with the same rows.
+    `ingested_before` hides rows ingested at or after it: a frame built with the instant it was
+    built at as the bound can be rebuilt later with the same rows.
     """
-    params = _as_of_params(entity_ids, timestamps, [ingested_by] * len(entity_ids))
+    params = _as_of_params(entity_ids, timestamps, [ingested_before] * len(entity_ids))
     rows = conn.execute(AS_OF_SQL, params).fetchall()
     return [None if row[0] is None else _row(*row) for row in rows]
 
@@ -97,10 +97,10 @@ async def features_as_of_async(
     aconn: psycopg.AsyncConnection,
     entity_ids: Sequence[str],
     timestamps: Sequence[datetime],
-    ingested_by: Sequence[datetime | None],
+    ingested_before: Sequence[datetime | None],
 ) -> list[FeatureRow | None]:
     """`features_as_of` on an async connection with one ingestion bound per pair (same SQL)."""
-    params = _as_of_params(entity_ids, timestamps, ingested_by)
+    params = _as_of_params(entity_ids, timestamps, ingested_before)
     async with aconn.cursor() as cursor:
         await cursor.execute(AS_OF_SQL, params)
         rows = await cursor.fetchall()
@@ -110,7 +110,7 @@ async def features_as_of_async(
 def _as_of_params(
     entity_ids: Sequence[str],
     timestamps: Sequence[datetime],
-    ingested_by: Sequence[datetime | None],
+    ingested_before: Sequence[datetime | None],
 ) -> tuple[list[str], list[datetime], list[datetime | None]]:
     """The statement's arrays, once every timestamp is checked to be time-zone aware."""
     if len(entity_ids) != len(timestamps):
@@ -118,17 +118,17 @@ def _as_of_params(
             f"got {len(entity_ids)} entity ids but {len(timestamps)} timestamps: "
             "pass one timestamp per entity"
         )
-    if len(ingested_by) != len(entity_ids):
+    if len(ingested_before) != len(entity_ids):
         raise ValueError(
-            f"got {len(entity_ids)} entity ids but {len(ingested_by)} ingestion bounds: "
+            f"got {len(entity_ids)} entity ids but {len(ingested_before)} ingestion bounds: "
             "pass one bound (or None) per entity"
         )
     naive = [index for index, moment in enumerate(timestamps) if moment.utcoffset() is None]
     if naive:
         raise ValueError(f"timestamps must be time-zone aware; position {naive[0]} is naive")
-    if any(bound is not None and bound.utcoffset() is None for bound in ingested_by):
-        raise ValueError("ingested_by must be time-zone aware")
-    return list(entity_ids), list(timestamps), list(ingested_by)
+    if any(bound is not None and bound.utcoffset() is None for bound in ingested_before):
+        raise ValueError("ingested_before must be time-zone aware")
+    return list(entity_ids), list(timestamps), list(ingested_before)
 
 
 def features_as_of_frame(
@@ -137,11 +137,11 @@ def features_as_of_frame(
     entity_col: str,
     timestamp_col: str,
     *,
-    ingested_by: datetime | None = None,
+    ingested_before: datetime | None = None,
 ) -> pd.DataFrame:
     """`labels` with one column per feature key, each the value as of the row's timestamp.
 
-    `ingested_by`: see `features_as_of` (rows ingested after it are not read).
+    `ingested_before`: see `features_as_of` (rows ingested at or after it are not read).
     """
     for name in (entity_col, timestamp_col):
         if name not in labels.columns:
@@ -155,7 +155,7 @@ def features_as_of_frame(
         conn,
         [str(entity) for entity in labels[entity_col]],
         list(moments.dt.to_pydatetime()),
-        ingested_by=ingested_by,
+        ingested_before=ingested_before,
     )
     features = pd.DataFrame.from_records(
         [{} if row is None else row.dynamic_features for row in rows], index=labels.index

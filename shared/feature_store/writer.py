@@ -3,12 +3,14 @@
 The common case, no row stored already, is one COPY straight into feature_store, streamed in
 chunks so PostgreSQL works while the next chunk is rendered. A batch holding a row that is stored
 already fails that COPY at a savepoint and goes through a staging table instead, which skips
-duplicates: a row already stored (same entity and event time) is never changed.
+duplicates: a row already stored (same entity and event time) is never changed. Every row of a
+batch carries the same `ingested_at`, read by the caller once it holds the ingest lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import orjson
 import psycopg
@@ -17,17 +19,17 @@ from psycopg.types.json import Jsonb
 from shared.feature_store.validation import Rejection, ValidRows
 
 COPY_CHUNK_ROWS = 5_000
-_COLUMNS = "(entity_id, event_timestamp, dynamic_features)"
+_COLUMNS = "(entity_id, event_timestamp, dynamic_features, ingested_at)"
 _COPY_FEATURES = f"COPY feature_store {_COLUMNS} FROM STDIN"
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS converge_feature_staging (
-    entity_id text, event_timestamp timestamptz, dynamic_features jsonb
+    entity_id text, event_timestamp timestamptz, dynamic_features jsonb, ingested_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGING = f"COPY converge_feature_staging {_COLUMNS} FROM STDIN"
 _INSERT = """
-INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features)
-SELECT entity_id, event_timestamp, dynamic_features FROM converge_feature_staging
+INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features, ingested_at)
+SELECT entity_id, event_timestamp, dynamic_features, ingested_at FROM converge_feature_staging
 ON CONFLICT (entity_id, event_timestamp) DO NOTHING
 """
 _COPY_QUARANTINE = (
@@ -37,36 +39,38 @@ _COPY_QUARANTINE = (
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def write_features(conn: psycopg.Connection, rows: ValidRows) -> int:
-    """Insert the rows that are not stored yet; returns how many were new."""
+def write_features(conn: psycopg.Connection, rows: ValidRows, ingested_at: datetime) -> int:
+    """Insert the rows that are not stored yet, ingested at `ingested_at`; returns how many."""
     if not rows:
         return 0
     try:
         with conn.transaction():  # a savepoint inside the caller's transaction
-            _copy(conn, _COPY_FEATURES, rows)
+            _copy(conn, _COPY_FEATURES, rows, ingested_at)
         return len(rows)
     except psycopg.errors.UniqueViolation:
         conn.execute(_STAGING)
         # The staging table outlives a batch when the caller holds one transaction over several.
         conn.execute("TRUNCATE converge_feature_staging")
-        _copy(conn, _COPY_STAGING, rows)
+        _copy(conn, _COPY_STAGING, rows, ingested_at)
         return conn.execute(_INSERT).rowcount
 
 
-def _copy(conn: psycopg.Connection, statement: str, rows: ValidRows) -> None:
+def _copy(conn: psycopg.Connection, statement: str, rows: ValidRows, ingested_at: datetime) -> None:
     with conn.cursor() as cur, cur.copy(statement) as copy:
         for start in range(0, len(rows), COPY_CHUNK_ROWS):
-            copy.write(copy_text(rows, start, start + COPY_CHUNK_ROWS))
+            copy.write(copy_text(rows, start, start + COPY_CHUNK_ROWS, ingested_at))
 
 
-def copy_text(rows: ValidRows, start: int, stop: int) -> bytes:
-    """Rows `start` to `stop` as COPY text lines: entity id, ISO timestamp, JSON document."""
+def copy_text(rows: ValidRows, start: int, stop: int, ingested_at: datetime) -> bytes:
+    """Rows `start` to `stop` as COPY lines: entity, event time, JSON document, ingestion time."""
+    stamp = ingested_at.isoformat().encode()
     lines = [
-        b"%s\t%s\t%s\n"
+        b"%s\t%s\t%s\t%s\n"
         % (
             entity.translate(_COPY_ESCAPES).encode(),
             moment.isoformat().encode(),
             orjson.dumps(document).replace(b"\\", b"\\\\"),
+            stamp,
         )
         for entity, moment, document in zip(
             rows.entity_ids[start:stop],

@@ -30,10 +30,12 @@ def test_new_keys_are_recorded_once_and_queryable_without_ddl(
         conn, write_csv("2.csv", "id,ts,age,tier\na,2024-01-02T00:00:00Z,4,gold\n"), "id", "ts"
     )
 
-    assert [(e.feature_key, e.kind, e.detail["value_type"]) for e in first.drift] == [
-        ("age", "new_key", "number")
+    # The first ingest ever defines the baseline; a key arriving later is drift.
+    assert (first.baseline, first.drift) == (True, [])
+    assert second.baseline is False
+    assert [(e.feature_key, e.kind, e.detail["value_type"]) for e in second.drift] == [
+        ("tier", "new_key", "string")
     ]
-    assert [(e.feature_key, e.kind) for e in second.drift] == [("tier", "new_key")]
     found = conn.execute(
         "SELECT entity_id FROM feature_store WHERE dynamic_features @> %s::jsonb",
         ('{"tier": "gold"}',),
@@ -101,7 +103,7 @@ def test_key_that_stopped_arriving_is_reported_once(
     assert datetime.fromisoformat(event.detail["last_seen"]) == datetime(2024, 1, 1, tzinfo=UTC)
     assert again.drift == []
     assert _kinds(conn, since=event.detected_at) == [("tier", "stopped_arriving")]
-    assert len(_kinds(conn)) == 3
+    assert len(_kinds(conn)) == 1  # the first ingest (age, tier) is the baseline
 
 
 def test_observed_span_covers_earliest_and_latest_row_of_each_key_in_any_order() -> None:
@@ -119,3 +121,35 @@ def test_observed_span_covers_earliest_and_latest_row_of_each_key_in_any_order()
 
     spans = {key: (item.first_seen.day, item.last_seen.day) for key, item in seen.items()}
     assert spans == {"x": (2, 5), "y": (2, 9)}
+
+
+def test_first_ingest_is_a_baseline_in_every_batch_and_later_keys_are_drift(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    # A key that first appears in the second batch of the first ingest is still baseline.
+    text = "id,ts,age,tier\na,2024-01-01T00:00:00Z,3,\nb,2024-01-02T00:00:00Z,4,gold\n"
+    first = ingest_file(conn, write_csv("1.csv", text), "id", "ts", batch_size=1)
+    later = ingest_file(
+        conn,
+        write_csv("2.csv", "id,ts,age,tier,score\nc,2024-01-03T00:00:00Z,5,gold,0.5\n"),
+        "id",
+        "ts",
+    )
+
+    assert (first.baseline, first.drift) == (True, [])
+    assert later.baseline is False
+    assert [(e.feature_key, e.kind) for e in later.drift] == [("score", "new_key")]
+    assert _kinds(conn) == [("score", "new_key")]
+    keys = conn.execute("SELECT feature_key FROM feature_definitions ORDER BY 1").fetchall()
+    assert keys == [("age",), ("score",), ("tier",)]
+
+
+def test_a_type_change_within_the_first_ingest_is_still_drift(
+    conn: psycopg.Connection, write_csv: Writer
+) -> None:
+    text = "id,ts,age\na,2024-01-01T00:00:00Z,3\nb,2024-01-02T00:00:00Z,old\n"
+    summary = ingest_file(conn, write_csv("1.csv", text), "id", "ts", batch_size=1)
+
+    assert summary.baseline is True
+    assert [(e.feature_key, e.kind) for e in summary.drift] == [("age", "type_changed")]
+    assert summary.rows_quarantined == 1

@@ -21,9 +21,8 @@ def test_containment_on_a_new_key_uses_the_gin_index(conn: psycopg.Connection) -
         }
     )
     summary = ingest_frame(conn, new_rows, "id", "ts", source="new-key")
-    assert [(event.feature_key, event.kind) for event in summary.drift] == [
-        ("loyalty_tier", "new_key")
-    ]
+    # The bench loads rows without feature definitions: this is the first ingest, a baseline.
+    assert (summary.baseline, summary.drift) == (True, [])
     conn.execute("ANALYZE feature_store")
 
     query = "SELECT entity_id FROM feature_store WHERE dynamic_features @> %s::jsonb ORDER BY 1"

@@ -36,7 +36,8 @@ def test_summary_and_strict_exit_code(
     assert "rows read: 4\nrows written: 2\nrows already stored (duplicates): 0\n" in result.output
     assert "rows quarantined: 2" in result.output
     assert "row 3 entity='c3' age: expected a number, got text 'abc'" in result.output
-    assert "new_key: age" in result.output
+    assert "first ingest: its feature keys are the baseline, not new keys" in result.output
+    assert "new_key" not in result.output
     assert "--strict: 2 row(s) rejected" in result.output
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (2,)

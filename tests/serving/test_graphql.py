@@ -26,7 +26,7 @@ from tests.serving.conftest import (
 from tests.serving.services import PrivatePostgres
 
 # Fragments of the statements the loaders run (shared/feature_store, shared/registry).
-AS_OF_SQL = "WITH ORDINALITY AS q(entity_id, as_of, ingested_by"
+AS_OF_SQL = "WITH ORDINALITY AS q(entity_id, as_of, ingested_before"
 MODELS_SQL = "FROM model_registry WHERE model_version = ANY"
 
 

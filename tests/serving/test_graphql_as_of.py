@@ -66,10 +66,10 @@ def test_the_shared_read_bounds_ingestion_for_training_frames(database_url: str)
     labels = pd.DataFrame({"id": ["a"], "at": [label_time]})
     with psycopg.connect(database_url) as conn:
         unbounded = features_as_of(conn, ["a"], [label_time])
-        bounded = features_as_of(conn, ["a"], [label_time], ingested_by=built_at)
-        frame = features_as_of_frame(conn, labels, "id", "at", ingested_by=built_at)
-        with pytest.raises(ValueError, match="ingested_by must be time-zone aware"):
-            features_as_of(conn, ["a"], [label_time], ingested_by=datetime(2026, 1, 1))
+        bounded = features_as_of(conn, ["a"], [label_time], ingested_before=built_at)
+        frame = features_as_of_frame(conn, labels, "id", "at", ingested_before=built_at)
+        with pytest.raises(ValueError, match="ingested_before must be time-zone aware"):
+            features_as_of(conn, ["a"], [label_time], ingested_before=datetime(2026, 1, 1))
     assert [row.dynamic_features["size"] for row in unbounded if row] == [2]
     assert [row.dynamic_features["size"] for row in bounded if row] == [1]
     assert frame["size"].tolist() == [1]

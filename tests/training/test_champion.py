@@ -15,12 +15,19 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from dagster import AssetMaterialization
+from dagster import (
+    AssetMaterialization,
+    ExecuteInProcessResult,
+    TableMetadataValue,
+    TimestampMetadataValue,
+    UrlMetadataValue,
+)
 
 from assets.candidates import candidate_metadata
+from assets.champion_metadata import ROC_POINTS, roc_table
 from assets.definitions import defs
 from assets.h2o_training import TrainedCandidate, train_candidate, upload_frames
-from assets.holdout import auc
+from assets.holdout import HoldoutError, auc, roc_points
 from assets.jobs import champion_job, features_job, prepare_training_job
 from assets.leaderboard import CandidateResult, leaderboard_markdown, rank
 from assets.model_configs import MODEL_CONFIG_PARTITIONS, ModelConfig
@@ -73,6 +80,33 @@ def test_leaderboard_is_a_markdown_table() -> None:
     assert lines[0] == "| rank | config | algo | auc | logloss | sha256 |"
     assert lines[2].startswith("| 1 | y | gbm | 0.900000 | 0.500000 |")
     assert lines[3].startswith("| 2 | x |")
+
+
+def test_leaderboard_names_the_registry_version_each_candidate_became() -> None:
+    x, y = _candidate("x", 0.7), _candidate("y", 0.9)
+    table = leaderboard_markdown(rank([x, y], "auc"), "auc", {y.artifact_sha256: 4})
+    lines = table.splitlines()
+    assert lines[0] == "| rank | config | algo | auc | logloss | sha256 | model_version |"
+    assert lines[2].endswith(f"| {y.artifact_sha256[:12]} | v4 |")
+    assert lines[3].endswith(f"| {x.artifact_sha256[:12]} |  |")
+
+
+def test_roc_curve_adds_up_to_the_exact_auc_and_is_thinned_with_its_ends() -> None:
+    rng = np.random.default_rng(5)
+    positive = rng.random(2000) < 0.3
+    scores = np.round(rng.random(2000) + 0.4 * positive, 3)  # many ties
+    curve = roc_points(positive, scores)
+    area = np.trapezoid(np.r_[0.0, curve["tpr"]], np.r_[0.0, curve["fpr"]])
+    assert area == pytest.approx(auc(positive, scores), abs=1e-12)
+    assert curve["threshold"].is_monotonic_decreasing
+    assert (curve["fpr"].diff().dropna() >= 0).all() and (curve["tpr"].diff().dropna() >= 0).all()
+    assert curve.iloc[-1][["fpr", "tpr"]].tolist() == [1.0, 1.0]
+    table = roc_table(curve)
+    rows = [record.data for record in table.records]
+    assert len(rows) == ROC_POINTS < len(curve)
+    assert rows[0] == curve.iloc[0].to_dict() and rows[-1] == curve.iloc[-1].to_dict()
+    with pytest.raises(HoldoutError, match=r"without both classes \(0 positive, 3 negative\)"):
+        roc_points(np.zeros(3, dtype=bool), np.array([0.1, 0.2, 0.3]))
 
 
 def test_exact_auc() -> None:
@@ -136,10 +170,13 @@ def _register_and_promote(url: str, stored: StoredArtifact, metrics: dict[str, A
     return version
 
 
-def _champion(environment: TrainingEnvironment, **policy: Any) -> dict[str, Any]:
+def _champion_run(environment: TrainingEnvironment, **policy: Any) -> ExecuteInProcessResult:
     config = {"resources": {"training_policy": {"config": policy}}} if policy else {}
-    result = run_in_process(environment.instance, champion_job, config)
-    summary: dict[str, Any] = result.output_for_node("champion_model")
+    return run_in_process(environment.instance, champion_job, config)
+
+
+def _champion(environment: TrainingEnvironment, **policy: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = _champion_run(environment, **policy).output_for_node("champion_model")
     return summary
 
 
@@ -159,8 +196,13 @@ def test_incumbent_is_rescored_on_the_current_validation_split(
     assert held["promoted"] is False and held["incumbent_value"] == 0.5
     assert "margin 0.9" in held["reason"]
 
-    summary = _champion(training_environment)
+    run = _champion_run(training_environment)
+    summary = run.output_for_node("champion_model")
     assert summary["promoted"] is True, summary["reason"]
+    _check_champion_metadata(run, summary, incumbent, trained[STRONG.name][1])
+    metadata = candidate_metadata(STRONG, *trained[STRONG.name], stored_at=time.time())
+    assert isinstance(metadata["training_started_at"], TimestampMetadataValue)
+    assert isinstance(metadata["artifact_uri"], UrlMetadataValue)
     assert summary["incumbent_value"] == 0.5
     assert abs(summary["value"] - h2o_auc) < 0.02  # exact AUC vs H2O's binned one, same rows
     assert f"vs champion v{incumbent} auc=0.500000 on the same rows" in summary["reason"]
@@ -174,6 +216,34 @@ def test_incumbent_is_rescored_on_the_current_validation_split(
     assert again["promoted"] is False and "already champion" in again["reason"]
     with psycopg.connect(url) as conn:
         assert len(list_models(conn)) == 2
+
+
+def _check_champion_metadata(
+    run: ExecuteInProcessResult, summary: dict[str, Any], incumbent: int, stored: StoredArtifact
+) -> None:
+    """Typed metadata: dates, the artifact as a link, registry history and the ROC curve."""
+    (materialization,) = run.asset_materializations_for_node("champion_model")
+    metadata = materialization.metadata
+    assert isinstance(metadata["registered_at"], TimestampMetadataValue)
+    assert metadata["artifact_uri"] == UrlMetadataValue(stored.uri)
+    version = summary["model_version"]
+    assert f"| {stored.sha256[:12]} | v{version} |" in str(metadata["leaderboard"].value)
+    history = metadata["metric_history"]
+    assert isinstance(history, TableMetadataValue)
+    rows = [record.data for record in history.records]
+    assert [(r["model_version"], r["auc"], r["champion"]) for r in rows] == [
+        (incumbent, 0.99, False),
+        (version, pytest.approx(summary["value"], abs=0.02), True),
+    ]
+    assert all(row["first_promoted_at"] for row in rows)  # both were champion once
+    roc = metadata["roc_curve"]
+    assert isinstance(roc, TableMetadataValue)
+    points = [record.data for record in roc.records]
+    assert 2 < len(points) <= ROC_POINTS
+    assert (points[-1]["fpr"], points[-1]["tpr"]) == (1.0, 1.0)
+    assert [p["threshold"] for p in points] == sorted(
+        (p["threshold"] for p in points), reverse=True
+    )
 
 
 @pytest.mark.h2o

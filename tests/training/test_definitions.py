@@ -36,7 +36,11 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
     assert candidate.backfill_policy.max_partitions_per_run == 5  # 9 shipped configs, N = 2
     assert candidate.partitions_def is not None
     assert candidate.partitions_def.name == "model_configs"  # type: ignore[attr-defined]
-    assert graph.get(AssetKey("training_frame")).parent_keys == {AssetKey("labels")}
+    # The frame reads the features from PostgreSQL: a dependency without a value, for lineage.
+    assert graph.get(AssetKey("training_frame")).parent_keys == {
+        AssetKey("labels"),
+        AssetKey("features"),
+    }
     assert candidate.parent_keys == {AssetKey("training_frame"), AssetKey("model_configs")}
     # The training frame: the champion rescores challenger and incumbent on its validation split.
     assert graph.get(AssetKey("champion_model")).parent_keys == {
@@ -48,4 +52,17 @@ def test_asset_graph_lineage_pool_and_partitions() -> None:
         "new_feature_rows_sensor",
         "candidate_fanout_sensor",
         "champion_automation_sensor",
+    }
+
+
+def test_groups_are_the_stages_of_training() -> None:
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {
+        "features": "ingest",
+        "labels": "ingest",
+        "training_frame": "prepare",
+        "model_configs": "prepare",
+        "candidate_model": "train",
+        "champion_model": "select",
     }

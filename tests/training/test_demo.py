@@ -8,7 +8,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
+from resources.dagster_home import STORAGE_URL_ENV, psycopg2_url
 from shared.registry import current_champion
 from tests.training.conftest import demo, demo_with
 
@@ -33,7 +35,7 @@ def test_demo_exits_non_zero_naming_the_failed_step(
 
 @pytest.mark.h2o
 def test_demo_trains_and_registers_a_champion_with_env_set(
-    h2o_cluster: Any, demo_env: dict[str, str], tmp_path: Path
+    h2o_cluster: Any, demo_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     matrix = "glm:\n  family: binomial\n  alpha: [0.1, 0.9]\n"
     done = demo_with(demo_env, tmp_path, matrix, entities=300)
@@ -49,3 +51,17 @@ def test_demo_trains_and_registers_a_champion_with_env_set(
     assert champion.model.algo == "glm"
     assert f"model_version {champion.model.model_version}" in out
     assert (tmp_path / "home" / "artifacts").is_dir()
+    # A clean demo's first ingest is the drift baseline: the UI shows the drift check passed.
+    dagster_db = psycopg.conninfo.make_conninfo(
+        demo_env["DATABASE_URL"], dbname=demo_env["CONVERGE_DAGSTER_DATABASE"]
+    )
+    monkeypatch.setenv(STORAGE_URL_ENV, psycopg2_url(dagster_db))
+    instance = DagsterInstance.from_config(str(tmp_path / "home" / "dagster"))
+    try:
+        key = AssetCheckKey(AssetKey("features"), "features_drift")
+        record = instance.get_latest_asset_check_evaluation_record(key)
+    finally:
+        instance.dispose()
+    assert record is not None and record.evaluation is not None
+    assert record.evaluation.passed, record.evaluation.metadata
+    assert record.evaluation.metadata["baseline"].value is True

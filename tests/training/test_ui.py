@@ -16,10 +16,11 @@ from pathlib import Path
 from shared.net import free_port
 from tests.training.conftest import REPOSITORY_ROOT, drop_database
 
-QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupName } }"
 
 
-def _graphql(port: int) -> dict[str, list[str]]:
+def _graphql(port: int) -> dict[str, tuple[str, list[str]]]:
+    """asset -> (group, its upstream assets) as the UI's GraphQL API serves them."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": QUERY}).encode(),
@@ -28,8 +29,9 @@ def _graphql(port: int) -> dict[str, list[str]]:
     with urllib.request.urlopen(request, timeout=30) as response:
         nodes = json.load(response)["data"]["assetNodes"]
     return {
-        "/".join(node["assetKey"]["path"]): sorted(
-            "/".join(d["path"]) for d in node["dependencyKeys"]
+        "/".join(node["assetKey"]["path"]): (
+            node["groupName"],
+            sorted("/".join(d["path"]) for d in node["dependencyKeys"]),
         )
         for node in nodes
     }
@@ -55,7 +57,7 @@ def test_ui_shows_the_asset_graph(database_url: str, tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 240
-        graph: dict[str, list[str]] = {}
+        graph: dict[str, tuple[str, list[str]]] = {}
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 graph = _graphql(port)
@@ -65,9 +67,14 @@ def test_ui_shows_the_asset_graph(database_url: str, tmp_path: Path) -> None:
                 pass  # not serving yet (or the code location is still loading)
             time.sleep(2)
         assert process.poll() is None, "converge ui exited early"
-        assert graph["candidate_model"] == ["model_configs", "training_frame"]
-        assert graph["champion_model"] == ["candidate_model", "training_frame"]
-        assert graph["training_frame"] == ["labels"]
+        assert graph == {
+            "features": ("ingest", []),
+            "labels": ("ingest", []),
+            "training_frame": ("prepare", ["features", "labels"]),
+            "model_configs": ("prepare", []),
+            "candidate_model": ("train", ["model_configs", "training_frame"]),
+            "champion_model": ("select", ["candidate_model", "training_frame"]),
+        }
         assert (tmp_path / "dagster" / "dagster.yaml").is_file()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
