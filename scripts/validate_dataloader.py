@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import json
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 # Run as a plain script from a checkout: make the repository importable without installing it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -196,9 +197,7 @@ class Seeder:
         ]
         with psycopg.connect(self.database_url) as conn:
             write_features(conn, records)
-            versions = [
-                self._register(conn, i) for i in range(len(self.seeds.model_versions), n)
-            ]
+            versions = [self._register(conn, i) for i in range(len(self.seeds.model_versions), n)]
         self.seeds = Seeds(self.seeds.entity_ids + new_ids, self.seeds.model_versions + versions)
         return self.seeds
 
@@ -281,7 +280,7 @@ def load_schema_builder(path: Path) -> Callable[..., Any]:
     builder = getattr(module, "build_schema", None)
     if not callable(builder):
         raise CheckError(f"--schema: {path} has no build_schema(cfg) function")
-    return builder
+    return cast(Callable[..., Any], builder)
 
 
 @contextlib.asynccontextmanager
@@ -296,7 +295,7 @@ async def serving_client(
 
     # The app builds its GraphQL router from serving.graphql.schema; the checked module takes its
     # place so that its resolvers get the app's real context and loaders.
-    router.build_schema = builder
+    router.build_schema = builder  # type: ignore[attr-defined]
     serving_settings = ServingSettings(
         graphql_ide=True,
         graphql_max_depth=MAX_PATH_FIELDS + 2,
@@ -337,7 +336,7 @@ class Measured:
     def grows(self) -> bool:
         """Strictly more statements at each larger N (one-off noise does not count)."""
         series = [self.counts[n] for n in sorted(self.counts)]
-        return len(series) > 1 and all(b > a for a, b in zip(series, series[1:], strict=False))
+        return len(series) > 1 and all(b > a for a, b in itertools.pairwise(series))
 
 
 async def measure(
