@@ -11,9 +11,26 @@ from pathlib import Path
 import pytest
 
 from shared.db.migrate import upgrade
+from tests.serving.conftest import (
+    glm_champion,
+    private_glm_champion,
+    private_postgres,
+    private_redis,
+    private_registry,
+    registry,
+)
 from tests.serving.services import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[2]
+# The serving tests' fixtures: a registry and hand-made GLM champion, private servers to kill.
+__all__ = [
+    "glm_champion",
+    "private_glm_champion",
+    "private_postgres",
+    "private_redis",
+    "private_registry",
+    "registry",
+]
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600
