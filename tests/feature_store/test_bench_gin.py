@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import re
-import runpy
-import sys
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from bench.gin import command
 from tests.conftest import databases_named_like
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scratch_databases(url: str) -> set[str]:
@@ -33,17 +27,3 @@ def test_bench_gin_smoke_run_prints_figures_and_drops_its_database(database_url:
     name = re.search(r"scratch database (\S+)", result.output)
     assert name and name.group(1) not in _scratch_databases(database_url)
     assert _scratch_databases(database_url) <= before
-
-
-def test_script_wraps_the_same_command(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    script = ROOT / "scripts" / "benchmark_gin_index.py"
-    monkeypatch.setattr(sys, "argv", [str(script), "--help"])
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_path(str(script), run_name="__main__")
-
-    assert exited.value.code == 0
-    usage = capsys.readouterr().out
-    assert "Usage: benchmark_gin_index.py [OPTIONS]" in usage
-    assert "--table [feature_store]" in usage and "--rows" in usage
