@@ -1,4 +1,4 @@
-"""benchmark_gin_index.py on a real feature_store: read-only by default, operator classes compared."""
+"""benchmark_gin_index.py on a real feature_store: read-only by default, classes compared."""
 
 from __future__ import annotations
 
