@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import psycopg
+import redis
 
 SIZES = (1, 10, 50)
 MAX_PATH_FIELDS = 4  # a path of root field + 3 nested fields stays within the app's depth limit
@@ -285,7 +286,12 @@ def load_schema_builder(path: Path) -> Callable[..., Any]:
 
 @contextlib.asynccontextmanager
 async def serving_client(
-    builder: Callable[..., Any], database_url: str, redis_url: str, store_uri: str, home: Path
+    builder: Callable[..., Any],
+    database_url: str,
+    redis_url: str,
+    store_uri: str,
+    home: Path,
+    cache_prefix: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The real serving app with the checked schema, started in this process."""
     import serving.graphql.router as router
@@ -300,7 +306,8 @@ async def serving_client(
         graphql_ide=True,
         graphql_max_depth=MAX_PATH_FIELDS + 2,
         model_poll_interval_s=3600,  # no registry polling between the counted requests
-        cache_key_prefix=f"converge:validate-dataloader:{uuid.uuid4().hex}:",
+        loop_lag_warning_ms=60_000,  # this process seeds and counts on its own loop: not the app's
+        cache_key_prefix=cache_prefix,
         model_cache_dir=str(home / "models"),
     )
     settings = Settings(
@@ -352,6 +359,12 @@ async def measure(
     return after - before, errors[0]["message"] if errors else None
 
 
+def clear_cache(cache: redis.Redis, prefix: str) -> None:
+    """Delete this run's cached features: each request then reads what a cold cache makes it."""
+    for key in cache.scan_iter(match=prefix + "*"):
+        cache.unlink(key)
+
+
 async def check(args: argparse.Namespace, workdir: Path) -> list[Measured]:
     """Seed, then run every path at every N; returns the measurements."""
     builder = load_schema_builder(args.schema)
@@ -365,11 +378,13 @@ async def check(args: argparse.Namespace, workdir: Path) -> list[Measured]:
     seeder = Seeder(args.database_url, store_uri, args.mojo, workdir)
     counter = StatementCounter(args.database_url)
     results = {path: Measured(path, {}) for path in paths}
+    prefix = f"converge:validate-dataloader:{uuid.uuid4().hex}:"
+    cache = redis.Redis.from_url(args.redis_url)
     try:
         for n in SIZES:
             seeds = seeder.grow_to(n)
             async with serving_client(
-                builder, args.database_url, args.redis_url, store_uri, workdir / f"home-{n}"
+                builder, args.database_url, args.redis_url, store_uri, workdir / f"home-{n}", prefix
             ) as client:
                 await counter.settle()
                 for path, result in results.items():
@@ -378,10 +393,13 @@ async def check(args: argparse.Namespace, workdir: Path) -> list[Measured]:
                     except CheckError as exc:
                         result.error = str(exc)
                         continue
+                    await asyncio.to_thread(clear_cache, cache, prefix)
                     count, error = await measure(client, counter, query)
                     result.counts[n] = count
                     result.error = result.error or error
     finally:
+        await asyncio.to_thread(clear_cache, cache, prefix)
+        cache.close()
         counter.conn.close()
     return list(results.values())
 
@@ -425,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="validate-dataloader-") as workdir:
         try:
             results = asyncio.run(check(args, Path(workdir)))
-        except (CheckError, psycopg.Error, OSError, ValueError) as exc:
+        except (CheckError, psycopg.Error, redis.RedisError, OSError, ValueError) as exc:
             print(f"validate_dataloader: cannot check: {exc}", file=sys.stderr)
             return 2
     print(f"validate_dataloader: SQL statements per request, {len(results)} paths:")
