@@ -169,6 +169,7 @@ class Seeder:
     def __init__(self, database_url: str, store_uri: str, mojo: Path, workdir: Path) -> None:
         from shared.artifacts import open_artifact_store
         from shared.mojo.loader import load_mojo
+        from shared.schemas import FeatureMap
 
         self.database_url = database_url
         self.store = open_artifact_store(store_uri)
@@ -176,8 +177,13 @@ class Seeder:
         self.workdir = workdir
         model = load_mojo(mojo)
         self.columns = list(model.columns)
-        self.algo = str(getattr(model, "algo", "unknown"))
-        self.h2o_version = str(getattr(model, "h2o_version", ""))
+        self.algo = model.algo
+        self.h2o_version = model.h2o_version
+        # A value every column reads: its first level when categorical, else a number.
+        self.features: FeatureMap = {
+            column: model.domains[column][0] if model.domains.get(column) else 1.0
+            for column in model.columns
+        }
         self.run = uuid.uuid4().hex[:8]
         self.seeds = Seeds([], [])
 
@@ -192,7 +198,7 @@ class Seeder:
             FeatureRecord(
                 entity_id=entity_id,
                 event_timestamp=now,
-                dynamic_features={column: 1.0 for column in self.columns},
+                dynamic_features=self.features,
             )
             for entity_id in new_ids
         ]
