@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PARITY_REPORT := $(CURDIR)/.converge/parity-report.jsonl
 
 .PHONY: install demo test test-fast mojo-scope lint typecheck versions-check lock ui serve \
-        bench-gin bench-mojo bench-fanout bench-serve clean
+        bench-gin bench-mojo bench-fanout bench-serve bench-ingest clean
 
 install: $(STAMP)
 
@@ -58,6 +58,9 @@ serve: install
 
 bench-gin: install
 	$(BIN)/converge bench gin --rows 1000000
+
+bench-ingest: install
+	$(BIN)/converge bench ingest
 
 bench-mojo: install
 	$(BIN)/converge bench mojo

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "ui": "converge.commands.ui:ui",
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
+    "h2o-exporter": "converge.commands.h2o_exporter:h2o_exporter",
     "report": "converge.commands.report:report",
 }
 

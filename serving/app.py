@@ -24,6 +24,7 @@ from serving.breaker import AioBreaker, BreakerState
 from serving.config import ServingSettings, get_serving_settings
 from serving.features import FeatureLookup
 from serving.graphql.router import graphql_router
+from serving.installed_versions import report_installed_versions
 from serving.loop_monitor import monitor_loop_lag
 from serving.metrics import ServingMetrics
 from serving.model_holder import ModelHolder
@@ -98,6 +99,7 @@ async def _serving_state(
     """Build every long-lived part, load the champion, run the background tasks; close on exit."""
     db_url = database_url(settings, component="serving")
     cache_dir = Path(cfg.model_cache_dir or settings.converge_home / "serving" / "models")
+    report_installed_versions(metrics_, pinned_versions())  # logged and exported, not fatal
     holder = ModelHolder(
         db_url,
         artifact_store_uri=settings.resolved_artifact_store_uri,

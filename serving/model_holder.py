@@ -75,6 +75,7 @@ class ModelHolder:
                 self._refuse(history[0], exc)
                 continue
             self._swap(loaded, is_champion=promotion is history[0])
+            self._metrics.set_served_promotion(promotion)
             return
         self.not_ready_reason = f"{self.refused}; no earlier champion could be served either"
         log.error("serving starts without a model: %s", self.not_ready_reason)
@@ -90,6 +91,8 @@ class ModelHolder:
                 and self.current.model_version == champion.model.model_version
             ):
                 self.refused = None  # a rollback to what is served: the refused one is history
+                self._metrics.set_refused(None, self._expected_h2o)
+                self._metrics.set_served_promotion(champion)
                 return
             try:
                 loaded = await self._load(champion)
@@ -103,6 +106,7 @@ class ModelHolder:
                 )
                 return
             self._swap(loaded, is_champion=True)
+            self._metrics.set_served_promotion(champion)
 
     async def follow(self) -> None:
         """Forever: refresh on each promotion notice, and at least every poll interval."""
@@ -159,8 +163,18 @@ class ModelHolder:
         self._refused_promotion = champion.promotion_id
         if exc.model_version == champion.model.model_version:
             self.refused = exc
+            self._metrics.set_refused(exc, self._expected_h2o)
         kept = self.current.model_version if self.current else None
         log.error("%s; serving model_version %s", exc, kept)
+        if exc.reason == "h2o_version":
+            # Its own line (and converge_version_mismatch): what log-based alerts match on.
+            log.error(
+                "version mismatch: champion model_version %s has h2o_version %s, versions.env "
+                "H2O_VERSION is %s",
+                exc.model_version,
+                exc.found,
+                self._expected_h2o,
+            )
 
     def _swap(self, loaded: LoadedModel, *, is_champion: bool) -> None:
         # One reference assignment: a batch reads `current` once, so it never sees a mixture.
@@ -168,6 +182,7 @@ class ModelHolder:
         self.not_ready_reason = None
         if is_champion:
             self.refused = None
+            self._metrics.set_refused(None, self._expected_h2o)
         self._metrics.model_swaps.inc()
         self._metrics.set_model(loaded.model_version, loaded.h2o_version, loaded.algo)
         log.info("serving model_version %s (%s)", loaded.model_version, loaded.algo)

@@ -23,12 +23,18 @@ REFUSAL_REASONS = ("missing", "outside_store", "sha256", "h2o_version", "unsuppo
 
 
 class ArtifactRefusedError(Exception):
-    """A model version whose artifact cannot be served; `reason` is one of REFUSAL_REASONS."""
+    """A model version whose artifact cannot be served; `reason` is one of REFUSAL_REASONS.
 
-    def __init__(self, model_version: int, reason: str, message: str) -> None:
+    `found` is the h2o version found, for an `h2o_version` refusal (serving's mismatch metric).
+    """
+
+    def __init__(
+        self, model_version: int, reason: str, message: str, found: str | None = None
+    ) -> None:
         super().__init__(f"model_version {model_version} refused: {message}")
         self.model_version = model_version
         self.reason = reason
+        self.found = found
 
 
 def load_verified_mojo(
@@ -45,6 +51,7 @@ def load_verified_mojo(
             "h2o_version",
             f"registered h2o_version {record.h2o_version} differs from versions.env "
             f"H2O_VERSION {expected_h2o_version}",
+            found=record.h2o_version,
         )
     store = open_artifact_store(store_uri)
     try:
@@ -69,6 +76,7 @@ def load_verified_mojo(
             "h2o_version",
             f"MOJO was written by h2o {mojo.h2o_version}, versions.env pins "
             f"H2O_VERSION {expected_h2o_version}",
+            found=mojo.h2o_version,
         )
     return mojo
 

@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "mojo": "bench.mojo:command",
     "fanout": "bench.fanout:command",
     "serve": "bench.serve:command",
+    "ingest": "bench.ingest:command",
 }
 
 

@@ -72,7 +72,13 @@ def mojo() -> None:
 @click.option(
     "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
-def predict(model_path: Path, input_path: Path, output_path: Path) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads to score on (default: every core this process may use).",
+)
+def predict(model_path: Path, input_path: Path, output_path: Path, threads: int | None) -> None:
     """Score INPUT with MODEL_PATH and write PredictCsv's columns to OUTPUT."""
     model = _load(model_path)
     frame = read_predict_csv(input_path)
@@ -89,7 +95,7 @@ def predict(model_path: Path, input_path: Path, output_path: Path) -> None:
             f"scoring as missing {len(absent)} absent column(s): {', '.join(absent)}", err=True
         )
     try:
-        result = model.predict(frame)
+        result = model.predict(frame, threads=threads)
     except MojoInputError as error:
         raise click.ClickException(str(error)) from error
     # Written whole after scoring succeeded, so a failure never leaves a truncated output file.

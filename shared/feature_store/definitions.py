@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+import numpy as np
 import psycopg
 
+from shared.feature_store.validation import ValidRows
 from shared.feature_store.values import ValueType
-from shared.schemas import FeatureRecord
 
 _SELECT = "SELECT feature_key, value_type, first_seen, last_seen FROM feature_definitions"
 
@@ -41,30 +41,21 @@ def load_definitions(conn: psycopg.Connection) -> dict[str, FeatureDefinition]:
     return {row[0]: FeatureDefinition(*row) for row in rows}
 
 
-def observe_keys(
-    records: Iterable[FeatureRecord], types: Mapping[str, ValueType]
-) -> dict[str, FeatureDefinition]:
-    """The definitions that `records` alone imply: each present key's type and event-time range."""
-    # key -> [first instant, its datetime, last instant, its datetime]; instants are POSIX seconds,
-    # because comparing aware datetimes per cell cost more than validating the batch.
-    spans: dict[str, list[Any]] = {}
-    for record in records:
-        moment = record.event_timestamp
-        instant = moment.timestamp()
-        for key, value in record.dynamic_features.items():
-            if value is None:
-                continue
-            span = spans.get(key)
-            if span is None:
-                spans[key] = [instant, moment, instant, moment]
-            elif instant < span[0]:
-                span[0], span[1] = instant, moment
-            elif instant > span[2]:
-                span[2], span[3] = instant, moment
-    return {
-        key: FeatureDefinition(key, types[key], first, last)
-        for key, (_, first, _, last) in spans.items()
-    }
+def observe_keys(rows: ValidRows, types: Mapping[str, ValueType]) -> dict[str, FeatureDefinition]:
+    """The definitions that `rows` alone imply: each present key's type and event-time range."""
+    # Compared as POSIX seconds: comparing aware datetimes per cell cost more than validating.
+    instants = np.array([moment.timestamp() for moment in rows.timestamps], dtype=np.float64)
+    seen = {}
+    for key, present in rows.present.items():
+        positions = np.flatnonzero(present)
+        if positions.size == 0:
+            continue
+        first = positions[np.argmin(instants[positions])]
+        last = positions[np.argmax(instants[positions])]
+        seen[key] = FeatureDefinition(
+            key, types[key], rows.timestamps[int(first)], rows.timestamps[int(last)]
+        )
+    return seen
 
 
 def update_definitions(conn: psycopg.Connection, seen: Mapping[str, FeatureDefinition]) -> None:

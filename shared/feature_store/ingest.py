@@ -8,7 +8,8 @@ transaction-level advisory lock, so two loaders never disagree about a key's typ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -16,10 +17,21 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from shared.feature_store.definitions import load_definitions, observe_keys, update_definitions
+from shared.feature_store.definitions import (
+    FeatureDefinition,
+    load_definitions,
+    observe_keys,
+    update_definitions,
+)
 from shared.feature_store.drift import DriftEvent, detect_drift, record_drift
 from shared.feature_store.sources import read_batches
-from shared.feature_store.validation import Rejection, SourceLayout, validate_batch
+from shared.feature_store.validation import (
+    Rejection,
+    SourceLayout,
+    ValidatedBatch,
+    validate_batch,
+)
+from shared.feature_store.values import ValueType
 from shared.feature_store.writer import write_features, write_quarantine
 
 DEFAULT_BATCH_SIZE = 50_000
@@ -88,48 +100,107 @@ def ingest_file(
     return ingest_batches(conn, read.batches, layout, source or str(path.resolve()))
 
 
+@dataclass(frozen=True)
+class _Validated:
+    """A batch read and validated ahead, with the feature types it was validated against."""
+
+    frame: pd.DataFrame
+    first_row: int
+    batch: ValidatedBatch
+    types_used: dict[str, ValueType]
+
+
+class _ReadAhead:
+    """Reads and validates the next batch on its own thread while the current one is written.
+
+    Validation needs the feature types as they will be after the current batch commits; it is
+    given a prediction (the current definitions plus what this batch defines), and the writer
+    validates again in the rare case the definitions it finds under the lock differ from it.
+    """
+
+    def __init__(self, batches: Iterable[pd.DataFrame], layout: SourceLayout) -> None:
+        self._batches = iter(batches)
+        self._layout = layout
+        self._next_row = 1
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="converge-ingest")
+
+    def submit(self, types: Mapping[str, ValueType]) -> Future[_Validated | None]:
+        """Start reading and validating the next batch against `types`."""
+        return self._pool.submit(self._validate_next, dict(types))
+
+    def _validate_next(self, types: dict[str, ValueType]) -> _Validated | None:
+        frame = next(self._batches, None)
+        if frame is None:
+            return None
+        first_row, self._next_row = self._next_row, self._next_row + len(frame)
+        return _Validated(
+            frame, first_row, validate_batch(frame, first_row, self._layout, types), types
+        )
+
+    def close(self) -> None:
+        """Stop: a batch being validated is finished and dropped."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def ingest_batches(
     conn: psycopg.Connection, batches: Iterable[pd.DataFrame], layout: SourceLayout, source: str
 ) -> IngestSummary:
     """Ingest batches in order, each in its own transaction; rows are numbered from 1."""
     summary = IngestSummary(source=source)
-    for frame in batches:
-        first_row = summary.rows_read + 1
-        try:
-            _ingest_batch(conn, frame, first_row, layout, summary)
-        except psycopg.Error as exc:
-            raise IngestBatchError(summary, first_row, exc) from exc
-        summary.rows_read += len(frame)
+    ahead = _ReadAhead(batches, layout)
+    try:
+        pending = ahead.submit(_types(load_definitions(conn)))
+        while (validated := pending.result()) is not None:
+            try:
+                pending = _ingest_batch(conn, validated, layout, summary, ahead)
+            except psycopg.Error as exc:
+                raise IngestBatchError(summary, validated.first_row, exc) from exc
+            summary.rows_read += len(validated.frame)
+    finally:
+        ahead.close()
     return summary
+
+
+def _types(definitions: Mapping[str, FeatureDefinition]) -> dict[str, ValueType]:
+    return {key: item.value_type for key, item in definitions.items()}
 
 
 def _ingest_batch(
     conn: psycopg.Connection,
-    frame: pd.DataFrame,
-    first_row: int,
+    validated: _Validated,
     layout: SourceLayout,
     summary: IngestSummary,
-) -> None:
+    ahead: _ReadAhead,
+) -> Future[_Validated | None]:
+    """Write one validated batch in its own transaction; returns the next batch's validation."""
     with conn.transaction():
         conn.execute(_LOCK)
         known = load_definitions(conn)
-        known_types = {key: item.value_type for key, item in known.items()}
-        batch = validate_batch(frame, first_row, layout, known_types)
-        written = write_features(conn, batch.records)
+        types = _types(known)
+        batch = validated.batch
+        columns = set(validated.frame.columns)
+        if any(types.get(key) != validated.types_used.get(key) for key in columns):
+            # Another ingest (or a rejected batch) left other definitions than predicted.
+            batch = validate_batch(validated.frame, validated.first_row, layout, types)
+        rows = batch.rows
+        seen = observe_keys(rows, batch.types)
+        # The next batch is validated while this one is written.
+        pending = ahead.submit({**types, **_types(seen)})
+        written = write_features(conn, rows)
         write_quarantine(conn, summary.source, batch.rejections)
-        seen = observe_keys(batch.records, batch.types)
-        batch_from = min((record.event_timestamp for record in batch.records), default=None)
+        batch_from = min(rows.timestamps, default=None)
         findings = detect_drift(known, seen, batch.changed_types, batch_from)
         events = record_drift(conn, findings, summary.source)
         update_definitions(conn, seen)
     # Counted only once the batch is committed.
     summary.rows_written += written
-    summary.rows_duplicate += len(batch.records) - written
+    summary.rows_duplicate += len(rows) - written
     summary.rows_quarantined += batch.rows_rejected
-    summary.entity_ids.update(record.entity_id for record in batch.records)
+    summary.entity_ids.update(rows.entity_ids)
     summary.drift += events
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
     summary.rejected_samples += batch.rejections[: max(room, 0)]
+    return pending
 
 
 def _slices(frame: pd.DataFrame, batch_size: int) -> Iterator[pd.DataFrame]:

@@ -1,15 +1,20 @@
-"""Turn a batch of source rows into valid `FeatureRecord`s and rejections with their reasons."""
+"""Turn a batch of source rows into valid rows (column-wise) and rejections with their reasons."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import cast
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from shared.feature_store.columns import Converted, FeatureColumn, infer_type, read_column
+from shared.feature_store.contract import entity_reason
 from shared.feature_store.values import (
     CellError,
     PlainValue,
@@ -20,7 +25,7 @@ from shared.feature_store.values import (
     parse_timestamp,
     storable_text,
 )
-from shared.schemas import FeatureKey, FeatureRecord, record_errors
+from shared.schemas import FeatureKey, record_errors
 
 _FEATURE_KEY: TypeAdapter[str] = TypeAdapter(FeatureKey)
 
@@ -46,11 +51,26 @@ class SourceLayout:
     assume_timezone: tzinfo | None = None
 
 
+@dataclass(frozen=True)
+class ValidRows:
+    """A batch's valid rows, column by column: what the writer and the definitions read."""
+
+    entity_ids: list[str] = field(default_factory=list)
+    timestamps: list[datetime] = field(default_factory=list)
+    # Present values only: a missing value is an absent key.
+    documents: list[dict[str, PlainValue]] = field(default_factory=list)
+    # key -> which rows hold a value of it
+    present: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entity_ids)
+
+
 @dataclass
 class ValidatedBatch:
     """The outcome of validating one batch."""
 
-    records: list[FeatureRecord] = field(default_factory=list)
+    rows: ValidRows = field(default_factory=ValidRows)
     rejections: list[Rejection] = field(default_factory=list)
     types: dict[str, ValueType] = field(default_factory=dict)
     # key -> (the type most of its cells had, how many) where that differs from its definition.
@@ -83,34 +103,59 @@ def validate_batch(
     layout: SourceLayout,
     known_types: Mapping[str, ValueType],
 ) -> ValidatedBatch:
-    """Validate every row of `frame` (numbered from `first_row`) through `FeatureRecord`."""
+    """Validate `frame` (rows numbered from `first_row`) column by column under the contract.
+
+    A row is valid when its entity id, timestamp and every feature cell are: the rules are the
+    shared `FeatureRecord` contract's (see `columns.contract_reason`), applied to whole columns.
+    """
     columns = [str(name) for name in frame.columns]
     frame = frame.set_axis(columns, axis="columns")
     features = check_columns(columns, layout)
     batch = ValidatedBatch()
     columns_read = {key: read_column(frame[key], layout.from_text) for key in features}
     converted = _settle_types(batch, columns_read, known_types, layout.from_text)
-    entities = frame[layout.entity_col].tolist()
-    timestamps = frame[layout.timestamp_col].tolist()
-    for index in range(len(frame)):
-        problems: list[tuple[str, str]] = []
-        entity = _entity(entities[index], layout.entity_col, problems)
-        moment = _timestamp(timestamps[index], layout, problems)
-        values = _feature_values(converted, index, problems)
-        if moment is not None and not problems:
-            try:
-                batch.records.append(
-                    FeatureRecord(entity_id=entity, event_timestamp=moment, dynamic_features=values)
-                )
-                continue
-            except ValidationError as exc:
-                problems = [(_source_field(name, layout), why) for name, why in record_errors(exc)]
+    problems: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    entities = _entities(frame[layout.entity_col].tolist(), layout.entity_col, problems)
+    timestamps = _timestamps(frame[layout.timestamp_col].tolist(), layout, problems)
+    for key, column in converted.items():
+        for position, reason in column.errors.items():
+            problems[position].append((key, reason))
+    valid = np.ones(len(frame), dtype=bool)
+    valid[list(problems)] = False
+    batch.rows = _valid_rows(valid, entities, timestamps, converted)
+    for index in sorted(problems):
+        entity = entities[index]
         raw = {name: jsonable(frame.iat[index, position]) for position, name in enumerate(columns)}
         batch.rejections += [
             Rejection(first_row + index, storable_text(entity) or None, name, reason, raw)
-            for name, reason in problems
+            for name, reason in problems[index]
         ]
     return batch
+
+
+def _valid_rows(
+    valid: npt.NDArray[np.bool_],
+    entities: list[str],
+    timestamps: list[datetime | None],
+    converted: Mapping[str, Converted],
+) -> ValidRows:
+    keys = list(converted)
+    positions = np.flatnonzero(valid).tolist()
+    cells = [np.array(converted[key].values, dtype=object)[valid] for key in keys]
+    documents = (
+        [
+            {key: value for key, value in zip(keys, values, strict=True) if value is not None}
+            for values in zip(*(column.tolist() for column in cells), strict=True)
+        ]
+        if keys
+        else [{} for _ in positions]
+    )
+    return ValidRows(
+        entity_ids=[entities[position] for position in positions],
+        timestamps=[cast(datetime, timestamps[position]) for position in positions],
+        documents=documents,
+        present={key: ~pd.isna(column) for key, column in zip(keys, cells, strict=True)},
+    )
 
 
 def _settle_types(
@@ -136,46 +181,41 @@ def _settle_types(
     return converted
 
 
-def _feature_values(
-    converted: Mapping[str, Converted], index: int, problems: list[tuple[str, str]]
-) -> dict[str, PlainValue | None]:
-    values: dict[str, PlainValue | None] = {}
-    for key, column in converted.items():
-        if index in column.errors:
-            problems.append((key, column.errors[index]))
-        elif column.values[index] is not None:
-            values[key] = column.values[index]
-    return values
+def _entities(
+    values: list[object], column: str, problems: dict[int, list[tuple[str, str]]]
+) -> list[str]:
+    """Each cell as an entity id ("" where it is not one; the row gets the reason)."""
+    result = []
+    for position, value in enumerate(values):
+        text, reason = "", ""
+        if is_missing(value):
+            reason = "missing entity id"
+        else:
+            try:
+                text = entity_text(value)
+            except CellError as exc:
+                reason = str(exc)
+            else:
+                reason = entity_reason(text)
+        if reason:
+            problems[position].append((column, reason))
+        result.append(text)
+    return result
 
 
-def _entity(value: object, column: str, problems: list[tuple[str, str]]) -> str:
-    if is_missing(value):
-        problems.append((column, "missing entity id"))
-        return ""
-    try:
-        return entity_text(value)
-    except CellError as exc:
-        problems.append((column, str(exc)))
-        return ""
-
-
-def _timestamp(
-    value: object, layout: SourceLayout, problems: list[tuple[str, str]]
-) -> datetime | None:
-    if is_missing(value):
-        problems.append((layout.timestamp_col, "missing timestamp"))
-        return None
-    try:
-        return parse_timestamp(value, layout.assume_timezone)
-    except CellError as exc:
-        problems.append((layout.timestamp_col, str(exc)))
-        return None
-
-
-def _source_field(field_path: str, layout: SourceLayout) -> str:
-    """The source column a schema error is about."""
-    if field_path == "entity_id":
-        return layout.entity_col
-    if field_path == "event_timestamp":
-        return layout.timestamp_col
-    return field_path.removeprefix("dynamic_features.").removesuffix(".[key]")
+def _timestamps(
+    values: list[object], layout: SourceLayout, problems: dict[int, list[tuple[str, str]]]
+) -> list[datetime | None]:
+    """Each cell as an aware datetime (None where it is not one; the row gets the reason)."""
+    result: list[datetime | None] = []
+    for position, value in enumerate(values):
+        moment = None
+        if is_missing(value):
+            problems[position].append((layout.timestamp_col, "missing timestamp"))
+        else:
+            try:
+                moment = parse_timestamp(value, layout.assume_timezone)
+            except CellError as exc:
+                problems[position].append((layout.timestamp_col, str(exc)))
+        result.append(moment)
+    return result

@@ -6,10 +6,12 @@ goes through a prefix.
 
 from __future__ import annotations
 
-import ast
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+import numpy as np
+import numpy.typing as npt
 
 from shared.mojo.errors import UnsupportedMojoError
 
@@ -42,10 +44,27 @@ class MojoInfo:
 
     def numbers(self, key: str) -> list[float]:
         """A required `[a, b, ...]` list of numbers."""
-        value = ast.literal_eval(self.text(key))
-        if not isinstance(value, list):
-            raise UnsupportedMojoError(f"model.ini '{key}' is not a list: {self.text(key)[:60]}")
-        return [float(item) for item in value]
+        values = self.optional_numbers(key)
+        if values is None:
+            raise UnsupportedMojoError(f"model.ini has no '{key}' list")
+        return [float(value) for value in values]
+
+    def optional_numbers(self, key: str) -> npt.NDArray[np.float64] | None:
+        """A `[a, b, ...]` entry as Java's Arrays.toString writes it; None when absent or null.
+
+        Java writes `NaN`, `Infinity` and `1.0E-5`, which numpy parses (Python literals do not);
+        numpy also parses the tens of thousands of weights of a DeepLearning layer fast.
+        """
+        text = self.info.get(key, "null").strip()
+        if text == "null":
+            return None
+        if not (text.startswith("[") and text.endswith("]")):
+            raise UnsupportedMojoError(f"model.ini '{key}' is not a list: {text[:60]}")
+        body = text[1:-1].strip()
+        try:
+            return np.array(body.split(","), dtype=np.float64) if body else np.empty(0)
+        except ValueError as exc:
+            raise UnsupportedMojoError(f"model.ini '{key}' is not a list of numbers") from exc
 
     @property
     def algo(self) -> str:

@@ -322,9 +322,9 @@ def _enum_limited(originals: _Originals, info: MojoInfo, kind: str) -> InputEnco
 def _eigen(originals: _Originals, info: MojoInfo, kind: str) -> InputEncoding:
     # EigenEncoder: each level's entry of the projection (consecutive per categorical column),
     # rounded to float, at the original column's position.
-    if info.info.get("_orig_projection_array", "null") == "null":
+    projection = info.optional_numbers("_orig_projection_array")
+    if projection is None:
         raise UnsupportedMojoError(f"categorical_encoding '{kind}' without a projection array")
-    projection = info.numbers("_orig_projection_array")
     start = 0
 
     def encoder(index: int, name: str, domain: list[str]) -> tuple[list[str], ColumnWriter]:

@@ -250,12 +250,5 @@ def _nan_message(preds: FloatArray, what: str) -> str:
 
 def _array(info: MojoInfo, key: str) -> FloatArray:
     """A `[a, b, ...]` entry of model.ini; empty when absent or null (readkv's default)."""
-    text = info.info.get(key, "null").strip()
-    if text == "null":
-        return np.empty(0)
-    if not (text.startswith("[") and text.endswith("]")):
-        raise UnsupportedMojoError(f"model.ini '{key}' is not a list: {text[:60]}")
-    body = text[1:-1].strip()
-    # np.array parses Java's `Infinity`, `NaN` and `1.0E-5` forms; far faster than literal_eval
-    # on the tens of thousands of weights of a layer.
-    return np.array(body.split(","), dtype=np.float64) if body else np.empty(0)
+    values = info.optional_numbers(key)
+    return np.empty(0) if values is None else values

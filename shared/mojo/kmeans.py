@@ -12,18 +12,8 @@ KMEANS_MOJO_VERSIONS = ("1.00",)
 _JAVA_MAX_DOUBLE = np.finfo(np.float64).max
 
 
-def _vector(info: MojoInfo, key: str) -> FloatArray | None:
-    # model.ini writes Java's `[a, NaN, ...]` (not a Python literal) or `null`.
-    text = info.text(key).strip()
-    if text == "null":
-        return None
-    if not (text.startswith("[") and text.endswith("]")):
-        raise UnsupportedMojoError(f"model.ini '{key}' is not a list: {text[:60]}")
-    return np.asarray([float(item) for item in text[1:-1].split(",")], dtype=np.float64)
-
-
 def _required(info: MojoInfo, key: str, width: int) -> FloatArray:
-    vector = _vector(info, key)
+    vector = info.optional_numbers(key)
     if vector is None or vector.shape != (width,):
         raise UnsupportedMojoError(f"model.ini '{key}' does not hold {width} numbers")
     return vector
@@ -40,7 +30,7 @@ class KMeansScorer:
         self._standardize = info.flag("standardize")
         if self._standardize:
             self._means = _required(info, "standardize_means", width)
-            self._mults = _vector(info, "standardize_mults")
+            self._mults = info.optional_numbers("standardize_mults")
             if self._mults is not None and self._mults.shape != (width,):
                 raise UnsupportedMojoError(f"model.ini 'standardize_mults' is not {width} wide")
             self._modes = _required(info, "standardize_modes", width)

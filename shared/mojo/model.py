@@ -15,6 +15,7 @@ from shared.mojo.archive import MojoInfo
 from shared.mojo.encoding import RowEncoder
 from shared.mojo.metadata import ModelMetadata
 from shared.mojo.scorer import FloatArray, NamedOutputs, Scorer
+from shared.mojo.threads import available_cores, score_split
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,11 +69,14 @@ class MojoModel(ModelMetadata):
             offset_column=info.offset_column,
         )
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Score every row of `frame` (columns by name, extra columns ignored)."""
+    def predict(self, frame: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+        """Score every row of `frame` (columns by name, extra columns ignored).
+
+        A large frame is split across `threads` threads (default: every core this process has).
+        """
         import pandas as pd
 
-        preds = self.scorer.score(self.encoder.encode(frame))
+        preds = score_split(self._score_frame, frame, threads or available_cores())
         if self.classes is None:
             numbers = {name: preds[:, i] for i, name in enumerate(self.output_columns)}
             return pd.DataFrame(numbers, index=frame.index, copy=False)
@@ -84,6 +88,9 @@ class MojoModel(ModelMetadata):
         for position, name in enumerate(self.output_columns[1:], start=1):
             columns[name] = preds[:, position]
         return pd.DataFrame(columns, index=frame.index, copy=False)
+
+    def _score_frame(self, frame: pd.DataFrame) -> FloatArray:
+        return self.scorer.score(self.encoder.encode(frame))
 
     def score_rows(self, rows: Sequence[Mapping[str, object]]) -> FloatArray:
         """genmodel's `preds` for rows given as mappings: label index, then class probabilities."""

@@ -83,6 +83,5 @@ def n_classes(info: MojoInfo) -> int:
 
 def prior_distribution(info: MojoInfo) -> list[float] | None:
     """The training class distribution genmodel uses to break ties (None when not written)."""
-    if info.info.get("prior_class_distrib", "null") == "null":
-        return None
-    return info.numbers("prior_class_distrib")
+    prior = info.optional_numbers("prior_class_distrib")
+    return None if prior is None else prior.tolist()

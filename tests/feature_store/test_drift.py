@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import psycopg
 
 from shared.feature_store import drift_events, ingest_file
 from shared.feature_store.definitions import observe_keys
-from shared.schemas import FeatureRecord
+from shared.feature_store.validation import ValidRows
 
 Writer = Callable[[str, str], Path]
 
@@ -104,12 +105,17 @@ def test_key_that_stopped_arriving_is_reported_once(
 
 
 def test_observed_span_covers_earliest_and_latest_row_of_each_key_in_any_order() -> None:
-    def record(day: int, **features: float) -> FeatureRecord:
-        moment = datetime(2024, 1, day, tzinfo=UTC)
-        return FeatureRecord(entity_id="a", event_timestamp=moment, dynamic_features=features)
-
-    records = [record(5, x=1.0), record(2, x=1.0, y=2.0), record(9, y=2.0), record(1, y=None)]
-    seen = observe_keys(records, {"x": "number", "y": "number"})
+    days = [5, 2, 9, 1]
+    rows = ValidRows(
+        entity_ids=["a"] * 4,
+        timestamps=[datetime(2024, 1, day, tzinfo=UTC) for day in days],
+        documents=[{"x": 1.0}, {"x": 1.0, "y": 2.0}, {"y": 2.0}, {}],
+        present={
+            "x": np.array([True, True, False, False]),
+            "y": np.array([False, True, True, False]),
+        },
+    )
+    seen = observe_keys(rows, {"x": "number", "y": "number"})
 
     spans = {key: (item.first_seen.day, item.last_seen.day) for key, item in seen.items()}
     assert spans == {"x": (2, 5), "y": (2, 9)}

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.mojo.parity import ParityCase, edge_rows, synthetic_frame
+from tests.mojo.datasets import load_datasets
+from tests.mojo.parity import ParityCase
 
 DEFAULT_OPTIONS = {
     "gbm": "default distribution per problem, categorical_encoding AUTO",
@@ -23,6 +24,14 @@ DEFAULT_OPTIONS = {
     "glm": "family per problem (gaussian, binomial, multinomial), MeanImputation",
 }
 ENSEMBLE_OPTIONS = "GBM+DRF+XGBoost bases, GLM metalearner, metalearner_transform NONE"
+TRAINED_ON = (
+    "prostate_binomial",
+    "prostate_regression",
+    "iris_multinomial",
+    "synthetic_binomial",
+    "synthetic_multinomial",
+    "synthetic_regression",
+)
 
 
 @pytest.fixture(scope="session")
@@ -57,76 +66,7 @@ def parity_cases(
 
     directory = tmp_path_factory.mktemp("parity")
     cases: dict[str, ParityCase] = {}
-    h2o_data = Path(str(h2o.__file__)).parent / "h2o_data"
-
-    prostate_text = pd.read_csv(h2o_data / "prostate.csv", dtype=str)
-    prostate = h2o.upload_file(str(h2o_data / "prostate.csv"))
-    for column in ("CAPSULE", "RACE", "DPROS", "DCAPS"):
-        prostate[column] = prostate[column].asfactor()
-    iris_text = pd.read_csv(h2o_data / "iris.csv", dtype=str)
-    iris = h2o.upload_file(str(h2o_data / "iris.csv"))
-    synthetic = synthetic_frame()
-    synthetic_h2o = h2o.H2OFrame(
-        synthetic,
-        column_types={"city": "enum", "colour": "enum", "y_bin": "enum", "y_multi": "enum"},
-    )
-    synthetic_text = synthetic.astype(object).where(synthetic.notna(), "").astype(str)
-
-    prostate_x = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
-    prostate_levels = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
-    synthetic_x = ["x1", "x2", "city", "colour"]
-    synthetic_levels = {"city": "city_001", "colour": "red"}
-    # name: (H2O frame, the same rows as text, x, y, categorical edge values, numeric columns)
-    datasets: dict[str, tuple[Any, pd.DataFrame, list[str], str, dict[str, str], list[str]]] = {
-        "prostate_binomial": (
-            prostate,
-            prostate_text,
-            prostate_x,
-            "CAPSULE",
-            prostate_levels,
-            ["AGE", "PSA", "VOL", "GLEASON"],
-        ),
-        "prostate_regression": (
-            prostate,
-            prostate_text,
-            [c for c in prostate_x if c != "VOL"],
-            "VOL",
-            prostate_levels,
-            ["AGE", "PSA", "GLEASON"],
-        ),
-        "iris_multinomial": (
-            iris,
-            iris_text,
-            list(iris_text.columns[:4]),
-            "Species",
-            {},
-            list(iris_text.columns[:4]),
-        ),
-        "synthetic_binomial": (
-            synthetic_h2o,
-            synthetic_text,
-            synthetic_x,
-            "y_bin",
-            synthetic_levels,
-            ["x1", "x2"],
-        ),
-        "synthetic_multinomial": (
-            synthetic_h2o,
-            synthetic_text,
-            synthetic_x,
-            "y_multi",
-            synthetic_levels,
-            ["x1", "x2"],
-        ),
-        "synthetic_regression": (
-            synthetic_h2o,
-            synthetic_text,
-            synthetic_x,
-            "y_reg",
-            synthetic_levels,
-            ["x1", "x2"],
-        ),
-    }
+    datasets = load_datasets(h2o)
     makers: dict[str, Callable[..., Any]] = {
         "gbm": lambda **kw: H2OGradientBoostingEstimator(ntrees=10, max_depth=4, seed=1, **kw),
         "drf": lambda **kw: H2ORandomForestEstimator(ntrees=8, max_depth=8, seed=1, **kw),
@@ -135,11 +75,10 @@ def parity_cases(
     }
     stacked = ("prostate_binomial", "iris_multinomial", "synthetic_regression")
     cross_validated = {"nfolds": 3, "fold_assignment": "Modulo"}
-    for dataset, (frame, text, x, y, levels, numeric) in datasets.items():
-        columns = [*x, y]
-        scoring = pd.concat([text[columns], edge_rows(columns, levels, numeric)], ignore_index=True)
-        scoring_csv = directory / f"{dataset}.csv"
-        scoring.to_csv(scoring_csv, index=False)
+    for dataset in TRAINED_ON:
+        data = datasets[dataset]
+        frame, x, y = data.frame, data.x, data.y
+        scoring_csv = data.scoring_csv(directory)
         bases = []
         for algo, make in makers.items():
             extra = {**cross_validated, "keep_cross_validation_predictions": True}

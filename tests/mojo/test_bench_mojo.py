@@ -26,3 +26,4 @@ def test_bench_prints_figures_against_warm_genmodel(
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["rows"] == 2000
     assert summary["warm_ratio"] > 0 and summary["ratio"] > 0
+    assert "threads:" in result.output and summary["thread_speedup"] > 0

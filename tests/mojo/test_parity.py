@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mojo.parity import ParityCase, check_parity
+from tests.mojo.parity import ParityCase, check_against_genmodel
 
 ALGOS = ("gbm", "drf", "xgboost", "glm")
 DATASETS = (
@@ -29,7 +29,7 @@ CASES = [f"{algo}-{dataset}" for algo in ALGOS for dataset in DATASETS] + [
 def test_matches_genmodel_predict_csv(
     name: str, parity_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(parity_cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(parity_cases[name], genmodel_jar, tmp_path)
     assert model.algo == name.split("-")[0]
 
 

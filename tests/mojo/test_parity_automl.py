@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.mojo.datasets import export, problems
-from tests.mojo.parity import ParityCase, check_parity
+from tests.mojo.datasets import export, load_datasets
+from tests.mojo.parity import ParityCase, check_against_genmodel
 
 PROBLEMS = ("prostate_binomial", "iris_multinomial", "prostate_regression")
 # One model of each family AutoML builds by default (two GBMs, or AllModels would have the same base
@@ -59,7 +59,7 @@ def automl_cases(
     from h2o.automl import H2OAutoML
 
     directory = tmp_path_factory.mktemp("automl")
-    data = problems(h2o, directory)
+    data = load_datasets(h2o)
     cases: dict[str, dict[str, ParityCase]] = {}
     for name in PROBLEMS:
         spec = data[name]
@@ -82,7 +82,9 @@ def automl_cases(
             model = h2o.get_model(model_id)
             mojo = export(model, directory, f"{name}-{kind}")
             options = _options(model, kind)
-            cases[name][kind] = ParityCase(f"automl-{name}-{kind}", mojo, spec.scoring_csv, options)
+            cases[name][kind] = ParityCase(
+                f"automl-{name}-{kind}", mojo, spec.scoring_csv(directory), options
+            )
     return cases
 
 
@@ -104,7 +106,7 @@ def test_matches_genmodel_predict_csv(
     genmodel_jar: Path,
     tmp_path: Path,
 ) -> None:
-    model = check_parity(automl_cases[problem][kind], genmodel_jar, tmp_path)
+    model = check_against_genmodel(automl_cases[problem][kind], genmodel_jar, tmp_path)
     family = kind.split("_")[0]
     assert model.algo == ALGOS.get(family, family.lower())
     if kind.startswith("StackedEnsemble") and problem != "prostate_regression":

@@ -17,8 +17,9 @@ import pytest
 
 from shared.mojo import MojoInputError, UnsupportedMojoError, load_mojo
 from shared.mojo.model import MojoModel
+from tests.mojo.datasets import PROSTATE_X, load_datasets
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
+from tests.mojo.parity import ParityCase, check_against_genmodel, predict_csv
 
 # name: (dataset, estimator parameters, the options column of the scope table)
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -108,97 +109,29 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 AUTOENCODER = "autoencoder-prostate"
-PROSTATE_X = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
-PROSTATE_LEVELS = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
-SYNTHETIC_X = ["x1", "x2", "city", "colour"]
-SYNTHETIC_LEVELS = {"city": "city_001", "colour": "red"}
 
 
 def train_cases(h2o: Any, directory: Path) -> dict[str, ParityCase]:
     """Train every variant in `VARIANTS` on the running cluster and export it as a MOJO."""
     from h2o.estimators import H2ODeepLearningEstimator
 
-    h2o_data = Path(str(h2o.__file__)).parent / "h2o_data"
-    prostate_text = pd.read_csv(h2o_data / "prostate.csv", dtype=str)
-    prostate = h2o.upload_file(str(h2o_data / "prostate.csv"))
-    for column in ("CAPSULE", "RACE", "DPROS", "DCAPS"):
-        prostate[column] = prostate[column].asfactor()
-    iris_text = pd.read_csv(h2o_data / "iris.csv", dtype=str)
-    iris = h2o.upload_file(str(h2o_data / "iris.csv"))
-    synthetic = synthetic_frame()
-    synthetic_h2o = h2o.H2OFrame(
-        synthetic,
-        column_types={"city": "enum", "colour": "enum", "y_bin": "enum", "y_multi": "enum"},
-    )
-    synthetic_text = synthetic.astype(object).where(synthetic.notna(), "").astype(str)
-    iris_x = list(iris_text.columns[:4])
-    # dataset: (H2O frame, the same rows as text, x, y, categorical edge values, numeric columns)
-    datasets: dict[str, tuple[Any, pd.DataFrame, list[str], str, dict[str, str], list[str]]] = {
-        "prostate_binomial": (
-            prostate,
-            prostate_text,
-            PROSTATE_X,
-            "CAPSULE",
-            PROSTATE_LEVELS,
-            ["AGE", "PSA", "VOL", "GLEASON"],
-        ),
-        "prostate_regression": (
-            prostate,
-            prostate_text,
-            [c for c in PROSTATE_X if c != "VOL"],
-            "VOL",
-            PROSTATE_LEVELS,
-            ["AGE", "PSA", "GLEASON"],
-        ),
-        "iris_multinomial": (iris, iris_text, iris_x, "Species", {}, iris_x),
-        "synthetic_binomial": (
-            synthetic_h2o,
-            synthetic_text,
-            SYNTHETIC_X,
-            "y_bin",
-            SYNTHETIC_LEVELS,
-            ["x1", "x2"],
-        ),
-        "synthetic_multinomial": (
-            synthetic_h2o,
-            synthetic_text,
-            SYNTHETIC_X,
-            "y_multi",
-            SYNTHETIC_LEVELS,
-            ["x1", "x2"],
-        ),
-        "synthetic_regression": (
-            synthetic_h2o,
-            synthetic_text,
-            SYNTHETIC_X,
-            "y_reg",
-            SYNTHETIC_LEVELS,
-            ["x1", "x2"],
-        ),
-    }
-    scoring_csvs: dict[str, Path] = {}
+    datasets = load_datasets(h2o)
     cases: dict[str, ParityCase] = {}
     for name, (dataset, parameters, options) in VARIANTS.items():
-        frame, text, x, y, levels, numeric = datasets[dataset]
-        if dataset not in scoring_csvs:
-            columns = [*x, y]
-            scoring = pd.concat(
-                [text[columns], edge_rows(columns, levels, numeric)], ignore_index=True
-            )
-            scoring_csvs[dataset] = directory / f"{dataset}.csv"
-            scoring.to_csv(scoring_csvs[dataset], index=False)
+        data = datasets[dataset]
         model = H2ODeepLearningEstimator(hidden=[10, 10], epochs=2, seed=1, **parameters)
-        model.train(x=x, y=y, training_frame=frame)
+        model.train(x=data.x, y=data.y, training_frame=data.frame)
         cases[name] = ParityCase(
             name=f"deeplearning-{name}",
             mojo=_export(model, directory, name),
-            scoring_csv=scoring_csvs[dataset],
+            scoring_csv=data.scoring_csv(directory),
             options=options,
         )
     autoencoder = H2ODeepLearningEstimator(hidden=[3], epochs=1, seed=1, autoencoder=True)
-    autoencoder.train(x=PROSTATE_X, training_frame=prostate)
+    prostate = datasets["prostate_binomial"]
+    autoencoder.train(x=PROSTATE_X, training_frame=prostate.frame)
     cases[AUTOENCODER] = ParityCase(
-        AUTOENCODER, _export(autoencoder, directory, AUTOENCODER), scoring_csvs["prostate_binomial"]
+        AUTOENCODER, _export(autoencoder, directory, AUTOENCODER), prostate.scoring_csv(directory)
     )
     return cases
 
@@ -225,7 +158,7 @@ def test_matches_genmodel_predict_csv(
     genmodel_jar: Path,
     tmp_path: Path,
 ) -> None:
-    model = check_parity(deeplearning_cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(deeplearning_cases[name], genmodel_jar, tmp_path)
     assert model.algo == "deeplearning"
 
 

@@ -19,8 +19,9 @@ import pytest
 
 from shared.mojo import UnsupportedMojoError, load_mojo
 from shared.mojo.model import MojoModel
+from tests.mojo.datasets import load_datasets
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, synthetic_frame
+from tests.mojo.parity import ParityCase, check_against_genmodel
 
 ENCODINGS = (
     "one_hot_explicit",
@@ -43,58 +44,19 @@ def encoded_cases(
     from h2o.estimators import H2OGradientBoostingEstimator, H2ORandomForestEstimator
 
     directory = tmp_path_factory.mktemp("encodings")
-    h2o_data = Path(str(h2o.__file__)).parent / "h2o_data"
-    prostate_text = pd.read_csv(h2o_data / "prostate.csv", dtype=str)
-    prostate = h2o.upload_file(str(h2o_data / "prostate.csv"))
-    for column in ("CAPSULE", "RACE", "DPROS", "DCAPS"):
-        prostate[column] = prostate[column].asfactor()
-    iris_text = pd.read_csv(h2o_data / "iris.csv", dtype=str)
-    iris = h2o.upload_file(str(h2o_data / "iris.csv"))
-    synthetic = synthetic_frame()
-    synthetic_h2o = h2o.H2OFrame(synthetic, column_types={"city": "enum", "colour": "enum"})
-    synthetic_text = synthetic.astype(object).where(synthetic.notna(), "").astype(str)
-    prostate_x = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
-    # name: (H2O frame, the same rows as text, x, y, categorical edge values, numeric columns)
-    datasets: dict[str, tuple[Any, pd.DataFrame, list[str], str, dict[str, str], list[str]]] = {
-        "prostate_binomial": (
-            prostate,
-            prostate_text,
-            prostate_x,
-            "CAPSULE",
-            {"RACE": "1", "DPROS": "2", "DCAPS": "1"},
-            ["AGE", "PSA", "VOL", "GLEASON"],
-        ),
-        "iris_multinomial": (
-            iris,
-            iris_text,
-            list(iris_text.columns[:4]),
-            "Species",
-            {},
-            list(iris_text.columns[:4]),
-        ),
-        "synthetic_regression": (
-            synthetic_h2o,
-            synthetic_text,
-            ["x1", "x2", "city", "colour"],
-            "y_reg",
-            {"city": "city_001", "colour": "red"},
-            ["x1", "x2"],
-        ),
-    }
+    datasets = load_datasets(h2o)
     makers: dict[str, Callable[..., Any]] = {
         "gbm": lambda **kw: H2OGradientBoostingEstimator(ntrees=6, max_depth=4, seed=1, **kw),
         "drf": lambda **kw: H2ORandomForestEstimator(ntrees=5, max_depth=6, seed=1, **kw),
     }
     cases: dict[str, ParityCase] = {}
-    for dataset, (frame, text, x, y, levels, numeric) in datasets.items():
-        columns = [*x, y]
-        scoring = pd.concat([text[columns], edge_rows(columns, levels, numeric)], ignore_index=True)
-        scoring_csv = directory / f"{dataset}.csv"
-        scoring.to_csv(scoring_csv, index=False)
+    for dataset in DATASETS:
+        data = datasets[dataset]
+        scoring_csv = data.scoring_csv(directory)
         for algo, make in makers.items():
             for encoding in ENCODINGS:
                 model = make(categorical_encoding=encoding)
-                model.train(x=x, y=y, training_frame=frame)
+                model.train(x=data.x, y=data.y, training_frame=data.frame)
                 name = f"{algo}-{encoding}-{dataset}"
                 target = directory / f"{name}.zip"
                 Path(model.download_mojo(path=str(directory))).rename(target)
@@ -115,7 +77,7 @@ def test_encoded_model_matches_genmodel(
     genmodel_jar: Path,
     tmp_path: Path,
 ) -> None:
-    check_parity(encoded_cases[f"{algo}-{encoding}-{dataset}"], genmodel_jar, tmp_path)
+    check_against_genmodel(encoded_cases[f"{algo}-{encoding}-{dataset}"], genmodel_jar, tmp_path)
 
 
 @pytest.mark.h2o
@@ -299,5 +261,5 @@ def test_original_levels_are_read_trimmed_as_genmodel_reads_them(
         lambda text: "".join(f" {line}\t\n" for line in text.splitlines()),
     )
     edited = ParityCase(f"{case.name}-padded-levels", padded, case.scoring_csv, case.options)
-    model = check_parity(edited, genmodel_jar, tmp_path)
+    model = check_against_genmodel(edited, genmodel_jar, tmp_path)
     assert model.domains["DPROS"] == ["1", "2", "3", "4"]

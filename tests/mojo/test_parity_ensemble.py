@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.mojo.datasets import export, problems
+from tests.mojo.datasets import export, load_datasets
 from tests.mojo.mojo_edit import rewrite_mojo
-from tests.mojo.parity import ParityCase, check_parity
+from tests.mojo.parity import ParityCase, check_against_genmodel
 
 CLASSIFIER_METALEARNERS = ("glm", "gbm", "drf", "xgboost", "deeplearning")
 # Regression skips the transform, so one non-GLM metalearner shows the slots are read in order.
@@ -33,7 +33,7 @@ def ensemble_cases(
     )
 
     directory = tmp_path_factory.mktemp("ensembles")
-    data = problems(h2o_cluster, directory)
+    data = load_datasets(h2o_cluster)
     cv = {"nfolds": 3, "fold_assignment": "Modulo", "keep_cross_validation_predictions": True}
     cases: dict[str, ParityCase] = {}
     for problem, metalearners in METALEARNERS.items():
@@ -57,7 +57,10 @@ def ensemble_cases(
             name = f"{algo}-{problem}"
             options = f"metalearner {algo}, metalearner_transform={transform}"
             cases[name] = ParityCase(
-                name, export(ensemble, directory, f"se-{name}"), spec.scoring_csv, options
+                name,
+                export(ensemble, directory, f"se-{name}"),
+                spec.scoring_csv(directory),
+                options,
             )
     return cases
 
@@ -67,7 +70,7 @@ def ensemble_cases(
 def test_matches_genmodel_predict_csv(
     name: str, ensemble_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(ensemble_cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(ensemble_cases[name], genmodel_jar, tmp_path)
     assert model.algo == "stackedensemble"
 
 
@@ -89,4 +92,4 @@ def test_a_dropped_base_model_keeps_its_slot(
     dropped = ParityCase(
         f"{case.name}-dropped", edited, case.scoring_csv, f"{case.options}, a base model dropped"
     )
-    check_parity(dropped, genmodel_jar, tmp_path)
+    check_against_genmodel(dropped, genmodel_jar, tmp_path)

@@ -12,16 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from shared.mojo import UnsupportedMojoError, load_mojo
 from shared.mojo.model import MojoModel
+from tests.mojo.datasets import load_datasets
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
+from tests.mojo.parity import (
+    ParityCase,
+    check_against_genmodel,
+    predict_csv,
+)
 
-PROSTATE_X = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
-PROSTATE_LEVELS = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
 CATEGORICAL_X = ["RACE", "DPROS", "DCAPS"]
 
 # name: (dataset, x, gam options, what the case covers)
@@ -123,82 +125,27 @@ def cases(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     from h2o.estimators import H2OGeneralizedAdditiveEstimator, H2ORuleFitEstimator
 
     directory = tmp_path_factory.mktemp("gam_rulefit")
-    h2o_data = Path(str(h2o.__file__)).parent / "h2o_data"
-    prostate = h2o.upload_file(str(h2o_data / "prostate.csv"))
-    for column in ("CAPSULE", *CATEGORICAL_X):
-        prostate[column] = prostate[column].asfactor()
-    iris = h2o.upload_file(str(h2o_data / "iris.csv"))
-    synthetic = synthetic_frame()
-    synthetic_h2o = h2o.H2OFrame(
-        synthetic,
-        column_types={"city": "enum", "colour": "enum", "y_bin": "enum", "y_multi": "enum"},
-    )
-    prostate_text = pd.read_csv(h2o_data / "prostate.csv", dtype=str)
-    iris_text = pd.read_csv(h2o_data / "iris.csv", dtype=str)
-    synthetic_text = synthetic.astype(object).where(synthetic.notna(), "").astype(str)
-    synthetic_levels = {"city": "city_001", "colour": "red"}
-    iris_x = list(iris_text.columns[:4])
-    # dataset: (frame, text, x, y, categorical edge values, numeric columns)
-    datasets: dict[str, tuple[Any, pd.DataFrame, list[str], str, dict[str, str], list[str]]] = {
-        "prostate_binomial": (
-            prostate,
-            prostate_text,
-            PROSTATE_X,
-            "CAPSULE",
-            PROSTATE_LEVELS,
-            ["AGE", "PSA", "VOL", "GLEASON"],
-        ),
-        "prostate_regression": (
-            prostate,
-            prostate_text,
-            [c for c in PROSTATE_X if c != "VOL"],
-            "VOL",
-            PROSTATE_LEVELS,
-            ["AGE", "PSA", "GLEASON"],
-        ),
-        "iris_multinomial": (iris, iris_text, iris_x, "Species", {}, iris_x),
-        **{
-            f"synthetic_{kind}": (
-                synthetic_h2o,
-                synthetic_text,
-                ["x1", "x2", "city", "colour"],
-                y,
-                synthetic_levels,
-                ["x1", "x2"],
-            )
-            for kind, y in (
-                ("binomial", "y_bin"),
-                ("regression", "y_reg"),
-                ("multinomial", "y_multi"),
-            )
-        },
-    }
-    csvs = {}
-    for dataset, (_, text, x, y, levels, numeric) in datasets.items():
-        columns = [*x, y]
-        scoring = pd.concat([text[columns], edge_rows(columns, levels, numeric)], ignore_index=True)
-        csvs[dataset] = directory / f"{dataset}.csv"
-        scoring.to_csv(csvs[dataset], index=False)
+    datasets = load_datasets(h2o)
+    prostate = datasets["prostate_binomial"].frame
 
     def export(model: Any, name: str, dataset: str, options: str) -> None:
         target = directory / f"{name}.zip"
         Path(model.download_mojo(path=str(directory))).rename(target)
-        built[name] = ParityCase(name, target, csvs[dataset], options)
+        built[name] = ParityCase(name, target, datasets[dataset].scoring_csv(directory), options)
 
     built: dict[str, ParityCase] = {}
     families = {"prostate_binomial": "binomial", "iris_multinomial": "multinomial"}
     for name, (dataset, x, options, described) in GAM_MODELS.items():
-        frame, _, _, y, _, _ = datasets[dataset]
         settings = {"family": families.get(dataset, "gaussian"), **options}
         gam = H2OGeneralizedAdditiveEstimator(seed=1, **settings)
-        gam.train(x=x, y=y, training_frame=frame)
+        gam.train(x=x, y=datasets[dataset].y, training_frame=datasets[dataset].frame)
         export(gam, name, dataset, described)
     for name, (options, _) in GAM_FAILING.items():
         gam = H2OGeneralizedAdditiveEstimator(seed=1, family="binomial", **options)
         gam.train(x=CATEGORICAL_X, y="CAPSULE", training_frame=prostate)
         export(gam, f"gam-fails-{name}", "prostate_binomial", "")
     for model_type, dataset in RULEFIT_MODELS:
-        frame, _, x, y, _, _ = datasets[dataset]
+        data = datasets[dataset]
         rulefit = H2ORuleFitEstimator(
             model_type=model_type,
             min_rule_length=1,
@@ -207,7 +154,7 @@ def cases(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             max_num_rules=20,
             seed=1,
         )
-        rulefit.train(x=x, y=y, training_frame=frame)
+        rulefit.train(x=data.x, y=data.y, training_frame=data.frame)
         export(rulefit, f"rulefit-{model_type}-{dataset}", dataset, f"model_type={model_type}")
     return built
 
@@ -217,7 +164,7 @@ def cases(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 def test_gam_matches_genmodel(
     name: str, cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(cases[name], genmodel_jar, tmp_path)
     assert model.algo == "gam"
 
 
@@ -311,7 +258,7 @@ def test_rulefit_matches_genmodel(
     genmodel_jar: Path,
     tmp_path: Path,
 ) -> None:
-    model = check_parity(cases[f"rulefit-{model_type}-{dataset}"], genmodel_jar, tmp_path)
+    model = check_against_genmodel(cases[f"rulefit-{model_type}-{dataset}"], genmodel_jar, tmp_path)
     assert model.algo == "rulefit"
     assert model.columns[-1] == ("colour" if "synthetic" in dataset else "GLEASON")
 

@@ -13,7 +13,13 @@ import pytest
 
 from shared.mojo import MojoInputError, UnsupportedMojoError, load_mojo
 from tests.mojo.mojo_edit import rewrite_mojo, set_info
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
+from tests.mojo.parity import (
+    ParityCase,
+    check_against_genmodel,
+    edge_rows,
+    predict_csv,
+    synthetic_frame,
+)
 
 PROSTATE_X = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL"]
 PROSTATE_LEVELS = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
@@ -194,7 +200,7 @@ def test_glm_matches_genmodel(
     name: str, glm_cases: dict[str, tuple[ParityCase, Any]], genmodel_jar: Path, tmp_path: Path
 ) -> None:
     case, _ = glm_cases[name]
-    model = check_parity(case, genmodel_jar, tmp_path)
+    model = check_against_genmodel(case, genmodel_jar, tmp_path)
     assert model.algo == "glm"
 
 

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from shared.mojo import MojoInputError, load_mojo
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
+from tests.mojo.parity import (
+    ParityCase,
+    check_against_genmodel,
+    edge_rows,
+    predict_csv,
+    synthetic_frame,
+)
 
 X = ["x1", "x2", "city", "colour"]
 LEVELS = {"city": "city_001", "colour": "red"}
@@ -80,7 +86,7 @@ def test_offset_matches_genmodel(
     name: str, offset_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
     case = offset_cases[name]
-    model = check_parity(case, genmodel_jar, tmp_path)
+    model = check_against_genmodel(case, genmodel_jar, tmp_path)
     assert model.offset_column == "off"
     assert "off" not in model.columns
     # The offset moves the prediction, so parity above proves it is applied.

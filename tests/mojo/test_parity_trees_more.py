@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.mojo.datasets import export, problems
-from tests.mojo.parity import ParityCase, check_parity
+from tests.mojo.datasets import export, load_datasets
+from tests.mojo.parity import ParityCase, check_against_genmodel
 
 # case: (problem, estimator, parameters, options)
 VARIANTS: dict[str, tuple[str, str, dict[str, Any], str]] = {
@@ -52,13 +52,15 @@ def tree_cases(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> di
 
     estimators = {"drf": H2ORandomForestEstimator, "gbm": H2OGradientBoostingEstimator}
     directory = tmp_path_factory.mktemp("trees_more")
-    data = problems(h2o_cluster, directory)
+    data = load_datasets(h2o_cluster)
     cases: dict[str, ParityCase] = {}
     for name, (problem, algo, parameters, options) in VARIANTS.items():
         spec = data[problem]
         model = estimators[algo](seed=1, **parameters)
         model.train(x=spec.x, y=spec.y, training_frame=spec.frame)
-        cases[name] = ParityCase(name, export(model, directory, name), spec.scoring_csv, options)
+        cases[name] = ParityCase(
+            name, export(model, directory, name), spec.scoring_csv(directory), options
+        )
     return cases
 
 
@@ -67,5 +69,5 @@ def tree_cases(h2o_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> di
 def test_matches_genmodel_predict_csv(
     name: str, tree_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(tree_cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(tree_cases[name], genmodel_jar, tmp_path)
     assert model.algo == VARIANTS[name][1]

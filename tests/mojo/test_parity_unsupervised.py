@@ -24,7 +24,7 @@ from tests.mojo.mojo_edit import rewrite_mojo, set_info
 from tests.mojo.parity import (
     ParityCase,
     assert_matches_genmodel,
-    check_parity,
+    check_against_genmodel,
     edge_rows,
     predict_csv,
     synthetic_frame,
@@ -198,7 +198,7 @@ def unsupervised_cases(
 def test_matches_genmodel_predict_csv(
     name: str, unsupervised_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(unsupervised_cases[name], genmodel_jar, tmp_path)
+    model = check_against_genmodel(unsupervised_cases[name], genmodel_jar, tmp_path)
     assert model.algo == name.split("-")[0]
     assert model.output_columns == CASES[name][1]
     assert model.classes is None and model.response_column is None

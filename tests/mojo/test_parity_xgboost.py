@@ -19,7 +19,13 @@ import pytest
 
 from shared.mojo import UnsupportedMojoError, load_mojo
 from shared.mojo.model import MojoModel
-from tests.mojo.parity import ParityCase, check_parity, edge_rows, predict_csv, synthetic_frame
+from tests.mojo.datasets import load_datasets
+from tests.mojo.parity import (
+    ParityCase,
+    check_against_genmodel,
+    edge_rows,
+    predict_csv,
+)
 
 DART = {"booster": "dart", "rate_drop": 0.3}  # rate_drop > 0: trees get weights other than 1
 GBLINEAR = {"booster": "gblinear"}
@@ -115,79 +121,24 @@ def xgboost_cases(
     from h2o.estimators import H2OXGBoostEstimator
 
     directory = tmp_path_factory.mktemp("xgboost")
-    h2o_data = Path(str(h2o.__file__)).parent / "h2o_data"
-    prostate_text = pd.read_csv(h2o_data / "prostate.csv", dtype=str)
-    prostate = h2o.upload_file(str(h2o_data / "prostate.csv"))
-    for column in ("CAPSULE", "RACE", "DPROS", "DCAPS"):
-        prostate[column] = prostate[column].asfactor()
-    iris_text = pd.read_csv(h2o_data / "iris.csv", dtype=str)
-    iris = h2o.upload_file(str(h2o_data / "iris.csv"))
-    synthetic = synthetic_frame(rows=400)
-    synthetic_h2o = h2o.H2OFrame(
-        synthetic,
-        column_types={"city": "enum", "colour": "enum", "y_bin": "enum", "y_multi": "enum"},
-    )
-    synthetic_text = synthetic.astype(object).where(synthetic.notna(), "").astype(str)
-    prostate_x = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
-    prostate_levels = {"RACE": "1", "DPROS": "2", "DCAPS": "1"}
-    synthetic_x = ["x1", "x2", "city", "colour"]
-    synthetic_levels = {"city": "city_001", "colour": "red"}
-    # dataset: (H2O frame, its rows as text, x, y, categorical edge values)
-    datasets: dict[str, tuple[Any, pd.DataFrame, list[str], str, dict[str, str]]] = {
-        "prostate_binomial": (prostate, prostate_text, prostate_x, "CAPSULE", prostate_levels),
-        "prostate_regression": (
-            prostate,
-            prostate_text,
-            [c for c in prostate_x if c != "VOL"],
-            "VOL",
-            prostate_levels,
-        ),
-        "prostate_psa": (
-            prostate,
-            prostate_text,
-            [c for c in prostate_x if c != "PSA"],
-            "PSA",
-            prostate_levels,
-        ),
-        "prostate_labels": (prostate, prostate_text, prostate_x, "CAPSULE", {}),
-        "iris_multinomial": (iris, iris_text, list(iris_text.columns[:4]), "Species", {}),
-        "synthetic_regression": (
-            synthetic_h2o,
-            synthetic_text,
-            synthetic_x,
-            "y_reg",
-            synthetic_levels,
-        ),
-        "synthetic_multinomial": (
-            synthetic_h2o,
-            synthetic_text,
-            synthetic_x,
-            "y_multi",
-            synthetic_levels,
-        ),
-    }
+    datasets = load_datasets(h2o, synthetic_rows=400)
     cases: dict[str, ParityCase] = {}
     for name, (dataset, options, description) in MODELS.items():
-        frame, text, x, y, levels = datasets[dataset]
-        numeric = [column for column in x if column not in levels]
-        scoring_csv = directory / f"{dataset}.csv"
-        if not scoring_csv.exists():
-            columns = [*x, y]
-            rows = pd.concat(
-                [text[columns], edge_rows(columns, levels, numeric)], ignore_index=True
-            )
-            rows.to_csv(scoring_csv, index=False)
+        data = datasets[dataset]
+        scoring_csv = data.scoring_csv(directory)
         model = H2OXGBoostEstimator(ntrees=6, max_depth=3, seed=1, **options)
-        model.train(x=x, y=y, training_frame=frame)
+        model.train(x=data.x, y=data.y, training_frame=data.frame)
         mojo = directory / f"{name}.zip"
         Path(model.download_mojo(path=str(directory))).rename(mojo)
         cases[name] = ParityCase(name, mojo, scoring_csv, description)
         if name in EXPANDED:
             expanded_csv = directory / f"{name}-expanded.csv"
-            expanded = explicit_one_hot(text, model_columns(mojo), list(levels))
+            expanded = explicit_one_hot(data.text, model_columns(mojo), list(data.levels))
             features = list(expanded.columns)
-            edges = edge_rows([*features, y], {}, features)
-            rows = pd.concat([expanded.assign(**{y: text[y]}), edges], ignore_index=True)
+            edges = edge_rows([*features, data.y], {}, features)
+            rows = pd.concat(
+                [expanded.assign(**{data.y: data.text[data.y]}), edges], ignore_index=True
+            )
             rows.to_csv(expanded_csv, index=False)
             described = f"{description}, input: the expanded columns"
             cases[f"{name}+expanded"] = ParityCase(
@@ -225,7 +176,7 @@ def explicit_one_hot(
 def test_matches_genmodel(
     name: str, xgboost_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    check_parity(xgboost_cases[name], genmodel_jar, tmp_path)
+    check_against_genmodel(xgboost_cases[name], genmodel_jar, tmp_path)
 
 
 @pytest.mark.h2o
@@ -233,7 +184,7 @@ def test_matches_genmodel(
 def test_one_hot_explicit_matches_genmodel_on_expanded_columns(
     name: str, xgboost_cases: dict[str, ParityCase], genmodel_jar: Path, tmp_path: Path
 ) -> None:
-    model = check_parity(xgboost_cases[f"{name}+expanded"], genmodel_jar, tmp_path)
+    model = check_against_genmodel(xgboost_cases[f"{name}+expanded"], genmodel_jar, tmp_path)
     assert any(column.endswith(".missing(NA)") for column in model.columns)
 
 

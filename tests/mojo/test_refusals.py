@@ -168,5 +168,5 @@ def test_refuses_unreadable_numbers_in_model_ini(
         tmp_path / "damaged.zip",
         lambda _, text: set_info(text, "beta", "[0.1, oops]"),
     )
-    with pytest.raises(UnsupportedMojoError, match="damaged or malformed"):
+    with pytest.raises(UnsupportedMojoError, match="'beta' is not a list of numbers"):
         load_mojo(damaged)
