@@ -169,7 +169,6 @@ class Seeder:
     def __init__(self, database_url: str, store_uri: str, mojo: Path, workdir: Path) -> None:
         from shared.artifacts import open_artifact_store
         from shared.mojo.loader import load_mojo
-        from shared.schemas import FeatureMap
 
         self.database_url = database_url
         self.store = open_artifact_store(store_uri)
@@ -180,7 +179,7 @@ class Seeder:
         self.algo = model.algo
         self.h2o_version = model.h2o_version
         # A value every column reads: its first level when categorical, else a number.
-        self.features: FeatureMap = {
+        self.features: dict[str, object] = {
             column: model.domains[column][0] if model.domains.get(column) else 1.0
             for column in model.columns
         }
@@ -189,21 +188,19 @@ class Seeder:
 
     def grow_to(self, n: int) -> Seeds:
         """Add entities and models until there are `n` of each; the last model is the champion."""
-        from shared.feature_store.writer import write_features
-        from shared.schemas import FeatureRecord
+        import pandas as pd
+
+        from shared.feature_store import ingest_frame
 
         now = datetime.now(UTC)
         new_ids = [f"dataloader-{self.run}-{i:04d}" for i in range(len(self.seeds.entity_ids), n)]
-        records = [
-            FeatureRecord(
-                entity_id=entity_id,
-                event_timestamp=now,
-                dynamic_features=self.features,
-            )
-            for entity_id in new_ids
-        ]
+        rows = pd.DataFrame(
+            [{"entity_id": e, "event_timestamp": now, **self.features} for e in new_ids]
+        )
         with psycopg.connect(self.database_url) as conn:
-            write_features(conn, records)
+            summary = ingest_frame(conn, rows, "entity_id", "event_timestamp", "seed")
+            if summary.rows_quarantined:
+                raise CheckError(f"seeding quarantined {summary.rows_quarantined} feature rows")
             versions = [self._register(conn, i) for i in range(len(self.seeds.model_versions), n)]
         self.seeds = Seeds(self.seeds.entity_ids + new_ids, self.seeds.model_versions + versions)
         return self.seeds
