@@ -57,6 +57,7 @@ def test_sampled_containment_queries_can_use_the_path_ops_index(loaded: str) -> 
     )
     assert re.search(r"q1 p50 +[\d.]+ ms +p99 +[\d.]+ ms .*GIN usable: feature_store_dyn", out)
     assert "OK: every query can use a GIN index" in out
+    assert "jsonb_ops: no index of this class on the column; --build-indexes measures it" in out
     assert _state(loaded) == before
 
 
