@@ -1,6 +1,6 @@
 """Fault drill against a running serving app: take a dependency away, check the fallback, recover.
 
-    python scripts/test_circuit_breaker.py --service inference-api --dependency redis \
+    python scripts/test_circuit_breaker.py --service http://127.0.0.1:8000 --dependency redis \
         --stop-command "redis-cli -p 6379 shutdown nosave" \
         --start-command "redis-server --port 6379 --daemonize yes" --reset-timeout-s 60
 
@@ -275,8 +275,12 @@ async def run(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the drill, print the verdict; 0 = passed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--service", default="inference-api", help="name shown in the report")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the app")
+    parser.add_argument(
+        "--service",
+        default="inference-api",
+        help="the app's base URL, or a name shown in the report (then --url gives the URL)",
+    )
+    parser.add_argument("--url", default=None, help="base URL of the app (default: --service)")
     parser.add_argument("--dependency", choices=["redis", "postgres"], required=True)
     parser.add_argument("--stop-command", required=True, help="shell command that stops it")
     parser.add_argument("--start-command", required=True, help="shell command that starts it")
@@ -300,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         help="longest wait, after the restart, for a half-open probe to close the breaker",
     )
     args = parser.parse_args(argv)
+    if args.url is None:
+        given = args.service.startswith(("http://", "https://"))
+        args.url = args.service if given else "http://127.0.0.1:8000"
     try:
         failures = asyncio.run(run(args))
     except RuntimeError as exc:
