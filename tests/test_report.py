@@ -112,3 +112,12 @@ def test_a_bad_container_limit_is_named(
     result = CliRunner().invoke(cli, ["report", "--container-limit", "lots"])
     assert result.exit_code == 2
     assert "--container-limit" in result.output
+
+
+def test_an_unreachable_database_is_named(
+    settings_env: Callable[..., None], tmp_path: Path
+) -> None:
+    result, text = _report(settings_env, "postgresql://postgres@127.0.0.1:9/nowhere", tmp_path)
+    assert result.exit_code == 1
+    assert "cannot read the database" in result.output and "127.0.0.1" in result.output
+    assert text == ""

@@ -219,12 +219,15 @@ def report(
     output: Path | None, serving_url: str | None, container_limit: str | None, template: Path
 ) -> None:  # fmt: skip
     """Render the architecture report with live figures of this installation."""
-    with psycopg.connect(database_url()) as conn:
-        figures: Figures = {
-            "generated_at": _when(datetime.now(UTC)),
-            "registry": registry_figures(conn),
-            "feature_store": feature_store_figures(conn),
-        }
+    try:
+        with psycopg.connect(database_url(), connect_timeout=10) as conn:
+            figures: Figures = {
+                "generated_at": _when(datetime.now(UTC)),
+                "registry": registry_figures(conn),
+                "feature_store": feature_store_figures(conn),
+            }
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot read the database: {str(exc).strip()}") from exc
     try:
         figures["machine"] = machine_figures(container_limit)
     except ValueError as exc:
