@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "ui": "converge.commands.ui:ui",
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
+    "report": "converge.commands.report:report",
 }
 
 

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import re
-import runpy
-import sys
-from pathlib import Path
 
 import psycopg
-import pytest
 from click.testing import CliRunner
 
 from bench.gin import command, lateral_latest, load
 from shared.feature_store.retrieval import latest
 from tests.conftest import databases_named_like
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scratch_databases(url: str) -> set[str]:
@@ -46,17 +40,3 @@ def test_the_fair_baseline_reads_what_latest_reads(database_url: str) -> None:
         baseline = lateral_latest(conn, entities)
     assert len(ours) == 10
     assert baseline == {e: (row.event_timestamp, row.dynamic_features) for e, row in ours.items()}
-
-
-def test_script_wraps_the_same_command(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    script = ROOT / "scripts" / "benchmark_gin_index.py"
-    monkeypatch.setattr(sys, "argv", [str(script), "--help"])
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_path(str(script), run_name="__main__")
-
-    assert exited.value.code == 0
-    usage = capsys.readouterr().out
-    assert "Usage: benchmark_gin_index.py [OPTIONS]" in usage
-    assert "--table [feature_store]" in usage and "--rows" in usage

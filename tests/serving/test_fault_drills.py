@@ -43,6 +43,8 @@ def _drill(base: str, dependency: str, stop: str, start: str) -> subprocess.Comp
             "3",
             "--recovery-timeout-s",
             "20",
+            "--reset-timeout-s",
+            FAST_BREAKERS["CONVERGE_SERVING_BREAKER_RESET_TIMEOUT_S"],
             # The 1 s bound is asserted in test_fallbacks (one process); here client, server and
             # H2O share two cores, so the drill checks its mechanics with a looser bound.
             "--max-fallback-s",
@@ -81,6 +83,7 @@ def test_postgres_unreachable_serves_the_default_vector_degraded(
     tmp_path: Path,
 ) -> None:
     registry = private_registry
+    write_features(registry.database_url, {"patient-1": PATIENT})  # the probes read it
     env = serving_env(registry, redis_url, tmp_path, **FAST_BREAKERS)
     with uvicorn_server(env, tmp_path / "serving.log") as base:
         result = _drill(
