@@ -1,6 +1,7 @@
 """Champion selection: best candidate by the configured metric, registered and maybe promoted."""
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from dagster import (
     asset,
     asset_check,
 )
+from pydantic import JsonValue
 
 from assets.candidates import candidate_model
 from assets.champion_metadata import metric_history, roc_table, versions_by_sha256
@@ -30,7 +32,19 @@ from resources.training_policy import TrainingPolicy
 from shared.registry import Champion, NewModel, current_git_commit
 
 
-def _new_model(best: CandidateResult) -> NewModel:
+def _new_model(best: CandidateResult, ranked: Sequence[CandidateResult]) -> NewModel:
+    """The champion's registration; its training config keeps the fan-out's leaderboard."""
+    leaderboard: list[JsonValue] = [
+        {
+            "rank": position,
+            "config_name": candidate.config_name,
+            "algo": candidate.algo,
+            # JSONB has no NaN: a metric H2O could not compute is left out
+            "metrics": {k: v for k, v in candidate.metrics.items() if math.isfinite(v)},
+            "artifact_sha256": candidate.artifact_sha256,
+        }
+        for position, candidate in enumerate(ranked, start=1)
+    ]
     return NewModel(
         artifact_uri=best.artifact_uri,
         artifact_sha256=best.artifact_sha256,
@@ -38,7 +52,11 @@ def _new_model(best: CandidateResult) -> NewModel:
         h2o_version=best.h2o_version,
         algo=best.algo,
         metrics=dict(best.metrics),
-        training_config={"config_name": best.config_name, **best.training_config},
+        training_config={
+            "config_name": best.config_name,
+            **best.training_config,
+            "leaderboard": leaderboard,
+        },
         feature_list=best.feature_list,
         orchestrator="dagster",
     )
@@ -138,7 +156,7 @@ def champion_model(
         return values[metric]
 
     value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
-    record = model_registry.register(_new_model(best))
+    record = model_registry.register(_new_model(best, ranked))
     decision = decide(
         training_policy,
         best,

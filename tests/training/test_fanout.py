@@ -216,6 +216,12 @@ def test_champion_is_best_by_auc_and_registered(fanout: FanOut) -> None:
     assert len(record.git_commit_sha) >= 40
     assert record.metrics["auc"] == expected.metrics["auc"]
     assert record.training_config["config_name"] == expected.config_name
+    # The fan-out's leaderboard travels with the champion (GraphQL's Model.leaderboard reads it).
+    board = record.training_config["leaderboard"]
+    assert [entry["rank"] for entry in board] == list(range(1, 7))
+    assert board[0]["config_name"] == expected.config_name
+    assert {entry["config_name"] for entry in board} == set(fanout.candidates)
+    assert record.orchestrator == "dagster"
 
 
 def test_champion_artifact_loads_in_jvm_free_runtime(fanout: FanOut, tmp_path: Path) -> None:
