@@ -11,24 +11,28 @@ p50/p99 of 2xx and of 503, timeouts, and per probe p50/p99/max latency and failu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import os
 import re
-import resource
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from bench.scratch import scratch_database
-from bench.serve import ENTITIES, install_champion, train_mojo, uvicorn, wait_ready
+from bench.serve import (
+    ENTITIES,
+    install_champion,
+    raise_file_limit,
+    train_mojo,
+    uvicorn,
+    wait_ready,
+)
 from shared.db import database_url
 from shared.db.connection import with_database
 from shared.net import free_port
@@ -308,14 +312,6 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-@contextlib.contextmanager
-def raised_file_limit() -> Iterator[None]:
-    """Room for thousands of sockets in this process and the servers it starts."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
-    yield
-
-
 @click.command()
 @click.option(
     "--mojo",
@@ -332,8 +328,8 @@ def command(mojo: Path | None, seconds: int, connections: int, timed: int, worke
         raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
     if not 0 < timed < connections:
         raise click.ClickException("--timed must be between 1 and --connections - 1")
+    raise_file_limit()
     with (
-        raised_file_limit(),
         tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
         scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
     ):

@@ -280,6 +280,12 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def raise_file_limit() -> None:
+    """Room for thousands of sockets in this process and the servers it starts (for good)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
+
+
 @click.command()
 @click.option(
     "--mojo",
@@ -301,8 +307,7 @@ def command(
     """Serve a champion with uvicorn workers and measure it with wrk."""
     if shutil.which("wrk") is None:
         raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
+    raise_file_limit()
     with (
         tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
         scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),

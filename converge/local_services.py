@@ -39,6 +39,7 @@ import psycopg
 
 from shared.java import JavaNotFoundError, java_executable
 from shared.net import free_port
+from shared.processes import stop_process
 from shared.settings import get_settings
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -195,16 +196,6 @@ def start_redis(folder: Path, like_url: str) -> tuple[subprocess.Popen[bytes], s
 
     _wait_until(answers, "Redis", log_file)
     return process, url
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 10 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Run an ASGI app under uvicorn in a child process and wait until it is ready.
 
 Used by the operational scripts, the serving benchmark and the tests that drive the app over
-real HTTP, so all of them start, probe and stop it the same way. Standard library only: it must
-import wherever the serving package does.
+real HTTP, so all of them start, probe and stop it the same way. Standard library (and
+shared.processes) only: it must import wherever the serving package does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from shared.processes import stop_process
 
 # uvicorn's `http` for the serving app: httptools, refusing excess scoring requests before a task
 # is made for them (serving/api/refusing_protocol.py).
@@ -40,12 +42,7 @@ def app_process(
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace_s=15)
 
 
 def wait_until_ready(

@@ -17,6 +17,7 @@ import httpx
 import yaml
 
 from shared.net import free_port
+from shared.processes import stop_process
 from shared.versions import REPOSITORY_ROOT
 
 RULES = REPOSITORY_ROOT / "deploy" / "prometheus" / "converge-rules.yml"
@@ -101,12 +102,7 @@ def prometheus_server(target: str, workdir: Path) -> Iterator[Prometheus]:
             _wait_ready(base, process, log)
             yield Prometheus(base)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, grace_s=15)
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:

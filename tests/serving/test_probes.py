@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.overload import WRK_OVERLOAD, overload, percentile, raised_file_limit, report
+from bench.overload import WRK_OVERLOAD, overload, percentile, report
+from bench.serve import raise_file_limit
 from serving.app import probe_port_while_running
 from serving.config import ServingSettings
 from serving.launch import HTTP_PROTOCOL, app_process, wait_until_ready
@@ -171,7 +172,8 @@ def test_probes_and_refusals_stay_fast_at_2000_connections_on_2_workers(
     env = serving_env(registry, redis_url, tmp_path, CONVERGE_SERVING_MAX_IN_FLIGHT="8")
     script = tmp_path / "overload.lua"
     script.write_text(WRK_OVERLOAD.replace("__ENTITIES__", "100"))
-    with raised_file_limit(), workers(env, 2, tmp_path / "app.log") as (port, probe_port):
+    raise_file_limit()
+    with workers(env, 2, tmp_path / "app.log") as (port, probe_port):
         run = overload(f"http://127.0.0.1:{port}", probe_port, 2000, 50, 6, script)
     print("\n".join(report(run, 2000, 6, 2)))  # the figures, for a failing run's log
     for name in ("probe port /live", "probe port /ready"):
