@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "ui": "converge.commands.ui:ui",
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
+    "mage": "converge.commands.mage:mage",
 }
 
 
