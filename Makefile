@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Every parity case checked against genmodel appends a line; docs/mojo.md's scope table must match.
 PARITY_REPORT := $(CURDIR)/.converge/parity-report.jsonl
 
-.PHONY: install demo test test-fast mojo-scope lint typecheck versions-check lock ui serve \
+.PHONY: install demo mage test test-fast mojo-scope lint typecheck versions-check lock ui serve \
         bench-gin bench-mojo bench-fanout bench-serve clean
 
 install: $(STAMP)
@@ -23,6 +23,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: install  ## Run the whole pipeline end to end on embedded defaults.
 	$(BIN)/converge demo
+
+mage: install  ## The same fan-out as a Mage pipeline (own virtualenv from mage_pipeline/requirements.lock).
+	$(BIN)/converge mage run
 
 test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API).
 	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)

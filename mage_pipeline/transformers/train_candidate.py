@@ -8,7 +8,7 @@ other configs. `candidate_failures` then fails visibly naming each failed config
 
 from mage_pipeline.utils.converge_step import ConvergeStepError, converge_step
 
-if 'transformer' not in globals():
+if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer
 
 
@@ -16,7 +16,7 @@ if 'transformer' not in globals():
 def train(config, *args, **kwargs):
     """One dynamic child: the candidate's result (config, metrics, artifact) or its error."""
     try:
-        return converge_step('train', kwargs['workdir'], config)
+        return converge_step("train", kwargs["workdir"], config)
     except ConvergeStepError as exc:
-        kwargs['logger'].error(f"config {config['name']} failed: {exc}")
-        return {'config_name': config['name'], 'error': str(exc)}
+        kwargs["logger"].error(f"config {config['name']} failed: {exc}")
+        return {"config_name": config["name"], "error": str(exc)}

@@ -36,5 +36,11 @@ def converge_step(step: str, workdir: str, payload: Any = None) -> Any:
         raise ConvergeStepError(f"converge mage step {step} took over {timeout:.0f} s") from exc
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise ConvergeStepError(f"converge mage step {step}: {' | '.join(lines[-3:])}")
-    return json.loads(done.stdout)
+        errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error: ")]
+        raise ConvergeStepError(f"converge mage step {step}: {' | '.join(errors or lines[-3:])}")
+    # The result is the first line: H2O's client prints a farewell to stdout when it exits.
+    first = done.stdout.partition("\n")[0]
+    try:
+        return json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise ConvergeStepError(f"converge mage step {step}: not a JSON result: {first!r}") from exc
