@@ -89,8 +89,11 @@ def _print_outcome(report: MageRunReport, workdir: Path, limit: int) -> None:
         raise MageRunError(f"timed out; blocks not finished: {', '.join(waiting)}")
     reducer = report.block(REDUCER_BLOCK)
     if reducer.status != "completed":
-        why = reducer.error or f"status {reducer.status}"
-        raise MageRunError(f"block {REDUCER_BLOCK} did not complete ({why}); run {report.status}")
+        failed = [f"{b.block_uuid}: {b.error}" for b in report.block_runs if b.status == "failed"]
+        raise MageRunError(
+            f"block {REDUCER_BLOCK} did not complete ({reducer.status}); "
+            f"failed blocks: {'; '.join(failed) or 'none'}"
+        )
     champion = json.loads((workdir / CHAMPION_FILE).read_text())
     click.echo("\nLeaderboard (validation set):\n")
     click.echo(champion["leaderboard"])

@@ -73,6 +73,16 @@ def utilization(intervals: list[tuple[float, float]], slots: int) -> float:
     return sum(end - start for start, end in intervals) / (slots * span)
 
 
+def described(intervals: list[tuple[float, float]]) -> str:
+    """Span, mean slot time per config and utilization of a fan-out's trainings (for the docs)."""
+    span = max(end for _, end in intervals) - min(start for start, _ in intervals)
+    mean = sum(end - start for start, end in intervals) / len(intervals)
+    return (
+        f"{len(intervals)} configs in {span:.1f} s, {mean:.1f} s per config, "
+        f"utilization {utilization(intervals, LIMIT):.2f} of N={LIMIT}"
+    )
+
+
 def dagster_intervals(
     env: dict[str, str], names: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> list[tuple[float, float]]:
@@ -152,12 +162,9 @@ def test_mage_and_dagster_register_the_same_champion_with_equal_metrics(
     trained = [b.block_uuid.split(":", 1)[1] for b in training if b.status == "completed"]
     trained.remove(FAILING)  # its child completed, returning its error
     mage_busy = [(s, e) for s, e in intervals if s is not None and e is not None]
-    print(
-        f"\nfigures: dagster demo {dagster_seconds:.0f} s, utilization "
-        f"{utilization(dagster_intervals(demo_env, trained, monkeypatch), LIMIT):.2f}; "
-        f"mage run {mage_seconds:.0f} s, "
-        f"utilization {utilization(mage_busy, LIMIT):.2f} (training blocks, N={LIMIT})"
-    )
+    dagster_busy = dagster_intervals(demo_env, trained, monkeypatch)
+    print(f"\nfigures: dagster demo {dagster_seconds:.0f} s, {described(dagster_busy)}")
+    print(f"figures: mage run {mage_seconds:.0f} s, {described(mage_busy)}")
 
 
 @pytest.mark.h2o
@@ -171,3 +178,16 @@ def test_a_run_that_outlives_its_timeout_fails_naming_the_unfinished_blocks(
     assert "mage run failed: timed out; blocks not finished: " in done.stderr
     assert "select_champion (initial)" in done.stderr
     assert "timed out after 1 s; not finished:" in done.stdout
+
+
+@pytest.mark.h2o
+def test_a_bad_matrix_fails_the_loader_block_naming_the_problem(
+    h2o_cluster: Any, demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    configs = tmp_path / "configs.yaml"
+    configs.write_text("catboost:\n  depth: [4]\n")
+    done = mage_run(demo_env, "--configs", str(configs), "--entities", "100")
+    assert done.returncode == 1, done.stdout
+    assert "block select_champion did not complete (upstream_failed)" in done.stderr
+    assert "failed blocks: training_matrix: ConvergeStepError: " in done.stderr
+    assert "unknown algorithm 'catboost'" in done.stderr
