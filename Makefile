@@ -15,7 +15,7 @@ SERVICES := $(BIN)/python -m converge.local_services --
 # checked against a whole run only.
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast mojo-scope lint typecheck versions-check lock ui serve \
+.PHONY: install demo mage test test-fast mojo-scope lint typecheck versions-check lock ui serve \
         bench-gin bench-mojo bench-fanout bench-serve bench-ingest clean
 
 install: $(STAMP)
@@ -29,6 +29,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: install  ## Run the whole pipeline end to end on embedded defaults.
 	$(BIN)/converge demo
+
+mage: install  ## The same fan-out as a Mage pipeline (own virtualenv from mage_pipeline/requirements.lock).
+	$(BIN)/converge mage run
 
 test: install  ## Run the whole test suite (real PostgreSQL, Redis, H2O, S3 API).
 	mkdir -p $(dir $(PARITY_REPORT)) && rm -f $(PARITY_REPORT)

@@ -1,8 +1,5 @@
 """Champion selection: best candidate by the configured metric, registered and maybe promoted."""
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -18,49 +15,17 @@ from dagster import (
     asset,
     asset_check,
 )
-from pydantic import JsonValue
 
 from assets.candidates import candidate_model
 from assets.champion_metadata import metric_history, roc_table, versions_by_sha256
 from assets.groups import SELECT
 from assets.holdout import Holdout, HoldoutError, holdout_roc, rescore
-from assets.leaderboard import CandidateResult, latest_candidates, leaderboard_markdown, rank
+from assets.leaderboard import latest_candidates, leaderboard_markdown, rank
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from resources.artifact_store import ArtifactStoreResource
 from resources.registry import ModelRegistryResource
 from resources.training_policy import TrainingPolicy
-from shared.registry import Champion, NewModel, current_git_commit
-
-
-def _new_model(best: CandidateResult, ranked: Sequence[CandidateResult]) -> NewModel:
-    """The champion's registration; its training config keeps the fan-out's leaderboard."""
-    leaderboard: list[JsonValue] = [
-        {
-            "rank": position,
-            "config_name": candidate.config_name,
-            "algo": candidate.algo,
-            # JSONB has no NaN: a metric H2O could not compute is left out
-            "metrics": {k: v for k, v in candidate.metrics.items() if math.isfinite(v)},
-            "artifact_sha256": candidate.artifact_sha256,
-        }
-        for position, candidate in enumerate(ranked, start=1)
-    ]
-    return NewModel(
-        artifact_uri=best.artifact_uri,
-        artifact_sha256=best.artifact_sha256,
-        git_commit_sha=current_git_commit(),
-        h2o_version=best.h2o_version,
-        algo=best.algo,
-        metrics=dict(best.metrics),
-        training_config={
-            "config_name": best.config_name,
-            **best.training_config,
-            "leaderboard": leaderboard,
-        },
-        feature_list=best.feature_list,
-        orchestrator="dagster",
-    )
-
+from shared.champion_rule import decide, new_model, reaches_floor
 
 # After a fan-out: some candidate partition was materialized since the champion last ran, and no
 # candidate is queued, running or still due in a backfill. Failed partitions do not block it
@@ -73,53 +38,6 @@ CHAMPION_AFTER_FANOUT = (
     & ~AutomationCondition.any_deps_in_progress()
     & ~AutomationCondition.in_progress()
 ).with_label("after_candidate_fanout")
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Whether the challenger becomes champion, and why."""
-
-    promoted: bool
-    reason: str
-    floor_passed: bool
-    incumbent_value: float | None = None
-
-
-def reaches_floor(policy: TrainingPolicy, value: float) -> bool:
-    """Whether `value` is on the right side of the policy's metric floor (or on it)."""
-    return policy.better(value, policy.metric_floor) or value == policy.metric_floor
-
-
-def decide(
-    policy: TrainingPolicy,
-    best: CandidateResult,
-    value: float,
-    record_version: int,
-    current: Champion | None,
-    incumbent_value: Callable[[Champion], float],
-) -> Decision:
-    """Gate, then compare: the floor blocks promotion; an incumbent is rescored on the same rows.
-
-    `value` is the challenger's metric on the current validation split; `incumbent_value` gives
-    the incumbent's on the same split, from its MOJO scored by the same runtime.
-    """
-    metric, floor = policy.metric, policy.metric_floor
-    holdout = f"{metric}={value:.6f} on the current validation split"
-    passed = reaches_floor(policy, value)
-    if current is not None and current.model.model_version == record_version:
-        return Decision(False, f"model_version {record_version} is already champion", passed)
-    if not passed:
-        reason = f"{best.config_name} {holdout} does not reach the metric floor {floor}"
-        return Decision(False, reason, passed)
-    if current is None:
-        return Decision(True, f"first champion: {best.config_name} {holdout}", True)
-    previous = incumbent_value(current)
-    margin = policy.promotion_margin
-    reason = (
-        f"{best.config_name} {holdout} vs champion v{current.model.model_version} "
-        f"{metric}={previous:.6f} on the same rows (margin {margin})"
-    )
-    return Decision(policy.better(value, previous, margin), reason, True, previous)
 
 
 @asset(
@@ -156,7 +74,7 @@ def champion_model(
         return values[metric]
 
     value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
-    record = model_registry.register(_new_model(best, ranked))
+    record = model_registry.register(new_model(best, ranked, "dagster"))
     decision = decide(
         training_policy,
         best,

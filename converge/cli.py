@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "converge.commands.serve:serve",
     "bench": "converge.commands.bench:bench",
     "report": "converge.commands.report:report",
+    "mage": "converge.commands.mage:mage",
 }
 
 

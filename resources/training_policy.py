@@ -10,6 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from resources.memory_split import training_concurrency
+from shared.leaderboard import HIGHER_IS_BETTER
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_CONFIGS = REPOSITORY_ROOT / "config" / "model_configs.yaml"
@@ -17,8 +18,6 @@ TRAINING_POOL = "h2o_training"
 MODEL_CONFIGS_ENV = "CONVERGE_MODEL_CONFIGS"
 
 Metric = Literal["auc", "logloss", "rmse", "mae"]
-# Metrics where a larger value is better; every other metric is an error (lower is better).
-HIGHER_IS_BETTER: frozenset[str] = frozenset({"auc"})
 
 
 class TrainingPolicy(ConfigurableResource["TrainingPolicy"]):

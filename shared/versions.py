@@ -27,6 +27,11 @@ PACKAGE_PINS: dict[str, tuple[str, ...]] = {
 }
 
 IMAGE_LOCKS = "deploy/docker/requirements-*.lock"
+# Mage has its own virtualenv and lock (its pins conflict with converge's stack): MAGE_VERSION.
+MAGE_VERSION_KEY = "MAGE_VERSION"
+MAGE_PACKAGE = "mage-ai"
+MAGE_LOCK = "mage_pipeline/requirements.lock"
+MAGE_REQUIREMENTS = "mage_pipeline/requirements.in"
 
 _LINE = re.compile(r"^(?P<key>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 _PIN = re.compile(
@@ -210,6 +215,7 @@ def compare_versions(
                     report.agreed.append(f"{what} == {expected} ({key})")
                 else:
                     report.mismatches.append(VersionMismatch(f"{what} ({key})", expected, version))
+    compare_mage_lock(project_dir, pinned, report)
     return report
 
 
@@ -224,6 +230,52 @@ def _compare_jdk_with_java(pinned: PinnedVersions, report: VersionReport) -> Non
         report.agreed.append(f"{what} == {java}")
     else:
         report.mismatches.append(VersionMismatch(what, java, jdk))
+
+
+def unhashed_pins(lock: Path) -> list[str]:
+    """Packages of a lock file pinned without a `--hash=sha256:` (--require-hashes refuses them)."""
+    unhashed: list[str] = []
+    current: str | None = None
+    hashed = False
+    for line in [*lock.read_text(encoding="utf-8").splitlines(), "end-of-file"]:
+        if line and not line[0].isspace() and not line.startswith("#"):
+            if current is not None and not hashed:
+                unhashed.append(current)
+            match = _PIN.match(line)
+            current, hashed = (_normalise(match["name"]) if match else None), False
+        elif "--hash=sha256:" in line:
+            hashed = True
+    return unhashed
+
+
+def compare_mage_lock(project_dir: Path, pinned: PinnedVersions, report: VersionReport) -> None:
+    """The Mage lock and its input pin MAGE_VERSION of mage-ai, and every pin has its hashes."""
+    if MAGE_VERSION_KEY not in pinned.values:
+        report.notes.append(f"{pinned.source} has no {MAGE_VERSION_KEY}: the Mage lock unchecked")
+        return
+    expected = pinned.values[MAGE_VERSION_KEY]
+    lock, requirements = project_dir / MAGE_LOCK, project_dir / MAGE_REQUIREMENTS
+    if not lock.parent.is_dir():  # e.g. an image's copy of the project: no Mage pipeline in it
+        report.notes.append(f"no {lock.parent}: the Mage lock unchecked")
+        return
+    for path in (lock, requirements):
+        if not path.is_file():
+            report.mismatches.append(VersionMismatch(str(path), "pins to compare", "no such file"))
+            continue
+        found = lock_pins(path).get(MAGE_PACKAGE, "no pin")
+        what = f"{MAGE_PACKAGE} in {path} ({MAGE_VERSION_KEY})"
+        if found == expected:
+            report.agreed.append(f"{what} == {expected}")
+        else:
+            report.mismatches.append(VersionMismatch(what, expected, found))
+    if lock.is_file():
+        unhashed = unhashed_pins(lock)
+        if unhashed:
+            report.mismatches.append(
+                VersionMismatch(
+                    f"{lock}", "every pin with --hash", f"no hash: {', '.join(unhashed)}"
+                )
+            )
 
 
 def check_versions(
