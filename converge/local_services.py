@@ -47,6 +47,8 @@ DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 # PostgreSQL refuses to run as root; pgserver (the demo's embedded server) runs as this user too.
 POSTGRES_SYSTEM_USER = "pgserver"
 START_TIMEOUT_S = 60.0
+# Where Debian's packages put their commands (for a tool installed system-wide).
+SYSTEM_BIN = "/usr/bin:/bin"
 
 
 class ServiceError(RuntimeError):
@@ -297,22 +299,34 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
     return bin_dir
 
 
-def provide_chromium(path: str | None) -> None:
-    """Debian's chromium for the page tests; its libraries need a real install (root, apt-get)."""
+def provide_chromium(path: str | None, tools: Path) -> Path | None:
+    """A folder to put first on PATH for chromium, or None when it is on PATH already.
+
+    Debian's chromium needs a real install (its libraries; root and apt-get): installed when
+    missing, then linked into `tools`/bin so a narrow PATH finds it too.
+    """
     if shutil.which("chromium", path=path):
-        return
+        return None
     if shutil.which("apt-get", path=path) is None or os.geteuid() != 0:
         raise ServiceError(
             "chromium (the headless browser of the page tests) is not on PATH and cannot be "
             "installed here (needs root and apt-get): install it, e.g. `apt-get install chromium`"
         )
-    log("chromium: not on PATH; installing Debian's package (apt-get install chromium)")
-    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
-    done = subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], check=False, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise ServiceError(f"apt-get install chromium failed: {done.stderr.strip()[-500:]}")
+    installed = shutil.which("chromium", path=SYSTEM_BIN)
+    if installed is None:
+        log("chromium: not installed; installing Debian's package (apt-get install chromium)")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        command = ["apt-get", "install", "-y", "-qq", "chromium"]
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        installed = shutil.which("chromium", path=SYSTEM_BIN)
+        if done.returncode != 0 or installed is None:
+            raise ServiceError(f"apt-get install chromium failed: {done.stderr.strip()[-500:]}")
+    bin_dir = tools / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / "chromium"
+    link.unlink(missing_ok=True)
+    link.symlink_to(installed)
+    return bin_dir
 
 
 def check_java(path: str | None = None) -> Path:
@@ -338,7 +352,10 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
             env["PATH"] = f"{tool_dir}{os.pathsep}{env.get('PATH', '')}"
             log(f"{tool.name}: Debian's package unpacked in {tool_dir}")
     check_java(env.get("PATH"))
-    provide_chromium(env.get("PATH"))
+    chromium_dir = provide_chromium(env.get("PATH"), state / "tools")
+    if chromium_dir is not None:
+        env["PATH"] = f"{chromium_dir}{os.pathsep}{env.get('PATH', '')}"
+        log(f"chromium: linked into {chromium_dir}")
 
     database_url = env.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if postgres_answers(database_url):

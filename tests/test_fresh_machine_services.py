@@ -303,10 +303,18 @@ def test_the_unpacked_jdk_runs_a_single_file_source_program(
 
 def test_no_chromium_and_no_apt_get_names_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match=r"chromium .*apt-get install chromium"):
-        provide_chromium(str(tmp_path))  # neither chromium nor apt-get on this PATH
+        provide_chromium(str(tmp_path), tmp_path / "tools")  # no chromium, no apt-get here
 
 
 def test_chromium_on_path_is_used_as_it_is(tmp_path: Path) -> None:
     (tmp_path / "chromium").write_text("#!/bin/sh\n")
     (tmp_path / "chromium").chmod(0o755)
-    provide_chromium(str(tmp_path))  # nothing to install, no error
+    assert provide_chromium(str(tmp_path), tmp_path / "tools") is None  # nothing to do
+
+
+def test_installed_chromium_is_linked_for_a_path_without_it(tmp_path: Path) -> None:
+    path = _path_of(tmp_path, "sh", "apt-get")  # no chromium on this PATH
+    bin_dir = provide_chromium(path, tmp_path / "tools")
+    assert bin_dir is not None
+    done = subprocess.run([str(bin_dir / "chromium"), "--version"], capture_output=True, text=True)
+    assert done.stdout.startswith("Chromium ")
