@@ -54,6 +54,11 @@ def test_the_prerequisites_are_python_and_make_only() -> None:
         assert re.search(rf"^{wheel}==", lock, flags=re.MULTILINE), wheel
     assert f"Java {pinned.require('JAVA_VERSION')}" in _quick_start()
     assert "converge/local_services.py" in _quick_start()
+    from converge.local_services import DEBIAN_TOOLS
+
+    for tool in DEBIAN_TOOLS:  # every tool the script brings is named where the README says so
+        assert all(f"`{binary}`" in _quick_start() or binary == "javac" for binary in tool.binaries)
+    assert "`chromium`" in _quick_start()
     test_target = makefile[makefile.index("\ntest:") :].split("\n\n")[0]
     assert "$(SERVICES) $(BIN)/pytest" in test_target
     assert "SERVICES := $(BIN)/python -m converge.local_services --" in makefile
