@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "fanout": "bench.fanout:command",
     "serve": "bench.serve:command",
     "ingest": "bench.ingest:command",
+    "peers": "bench.peers:command",
 }
 
 
