@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -38,8 +39,9 @@ from bench.scratch import scratch_database
 from bench.serve import FEATURES, WRK_PACING, _install_champion, _wrk
 from shared.db import database_url
 from shared.db.connection import with_database
-from shared.mojo import load_mojo
+from shared.mojo import MojoModel, load_mojo
 from shared.net import free_port
+from shared.versions import pinned_versions
 
 LOCK = Path(__file__).parent / "peers_env" / "requirements.lock"
 PEERS = ("mlflow-h2o", "h2o-mlflow-flavor")
@@ -76,8 +78,26 @@ wrk.body = io.open(os.getenv("BENCH_BODY_FILE")):read("*a")
 )
 
 
+def check_lock(lock: Path) -> None:
+    """Refuse a lock that does not pin the versions versions.env gives the peers."""
+    pinned = pinned_versions()
+    wanted = {
+        "mlflow": pinned.require("MLFLOW_PEER_VERSION"),
+        "h2o": pinned.h2o_version,
+        "h2o-mlflow-flavor": pinned.require("H2O_MLFLOW_FLAVOR_VERSION"),
+    }
+    text = lock.read_text()
+    for name, version in wanted.items():
+        if not re.search(rf"^{re.escape(name)}=={re.escape(version)} ", text, re.MULTILINE):
+            raise click.ClickException(
+                f"{lock} does not pin {name}=={version} (versions.env); regenerate it with the "
+                "command in bench/peers_env/requirements.in"
+            )
+
+
 def peer_venv(lock: Path = LOCK) -> Path:
     """The peers' virtualenv, built from `lock` (with hashes) once per lock content."""
+    check_lock(lock)
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
     venv = Path(".converge") / "bench-peers" / f"venv-{digest}"
     if (venv / "bin" / "python").exists():
@@ -188,7 +208,8 @@ _JSON = {"content-type": "application/json"}
 def _rss_mb(process: subprocess.Popen[bytes]) -> float:
     """RSS of the server and every process it started (an H2O JVM counts)."""
     root = psutil.Process(process.pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+    total: int = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    return total / 2**20
 
 
 def measure(
@@ -233,6 +254,7 @@ def measure(
 def in_process_s(mojo: Path, rows: list[dict[str, float]], repeats: int) -> float:
     """Median time of scoring `rows` with the MOJO runtime in this process (no process start)."""
     model = load_mojo(mojo)
+    assert isinstance(model, MojoModel)  # an H2O-3 MOJO, trained above
     times = []
     for _ in range(repeats):
         started = time.perf_counter()

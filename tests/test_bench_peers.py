@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -42,3 +44,10 @@ def test_bench_peers_smoke_run_prints_figures_and_ratios(
     assert re.search(rf"in-process scoring of the same 200 rows: {FIGURE} ms", out), out
     assert re.search(rf"converge / h2o-mlflow-flavor: throughput x{FIGURE}, .* batch", out), out
     assert databases_named_like(database_url, "converge_peers_%") <= before
+
+
+def test_a_lock_disagreeing_with_versions_env_is_refused(tmp_path: Path) -> None:
+    stale = tmp_path / "requirements.lock"
+    stale.write_text(LOCK.read_text().replace("\nmlflow==3.17.2 ", "\nmlflow==3.16.0 "))
+    with pytest.raises(click.ClickException, match=r"does not pin mlflow==3.17.2"):
+        peer_venv(stale)
