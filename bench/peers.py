@@ -307,8 +307,8 @@ def report(results: dict[str, dict[str, float]], local_s: float, batch_rows: int
             continue
         ratio = {key: ours[key] / figures[key] for key in ("rps", "p50_ms", "p99_ms")}
         click.echo(
-            f"converge / {name}: throughput x{ratio['rps']:.1f}, p50 {ratio['p50_ms']:.2f}, "
-            f"p99 {ratio['p99_ms']:.2f}, cold start {ours['cold_s'] / figures['cold_s']:.2f}, RSS "
+            f"converge / {name}: throughput x{ratio['rps']:.1f}, p50 {ratio['p50_ms']:.4f}, "
+            f"p99 {ratio['p99_ms']:.4f}, cold start {ours['cold_s'] / figures['cold_s']:.2f}, RSS "
             f"{ours['rss_mb'] / figures['rss_mb']:.2f}; batch speed-up x"
             f"{figures['batch_s:rows'] / ours['batch_s:rows']:.1f} (goal >= 3)"
         )

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from serving.api.deps import serving_state
 from serving.predictor import NoChampionError
-from serving.scoring import LoadedModel, Prediction, score_rows
+from serving.scoring import LoadedModel, Prediction
 from shared.mojo import MojoInputError
 from shared.schemas import BatchPredictionRequest, FeatureRowsError, feature_rows
 
@@ -58,10 +58,9 @@ def score_body(body: bytes, model: LoadedModel, max_rows: int) -> bytes:
                 f"rows.{index} names no column of champion model_version {model.model_version} "
                 f"(it reads: {', '.join(columns)})"
             )
-    document = {
-        "model_version": model.model_version,
-        "predictions": [scored.prediction for scored in score_rows(model, rows)],
-    }
+    # PredictCsv's rows as the runtime returns them: orjson writes NaN as null, as score_rows'
+    # per-row copy would, without that copy (a tenth of the time of 10,000 rows).
+    document = {"model_version": model.model_version, "predictions": model.mojo.predict_rows(rows)}
     return orjson.dumps(document)
 
 
