@@ -165,7 +165,7 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 1
         raise click.ClickException(str(exc)) from exc
 
 
-def _wrk(
+def run_wrk(
     url: str, connections: int, seconds: int, script: Path | None, pace_ms: float = 0
 ) -> dict[str, float]:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
@@ -218,9 +218,9 @@ def _wrk_cpu(
     script: Path | None,
     pace_ms: float = 0,
 ) -> dict[str, float]:
-    """`_wrk` plus the server's CPU milliseconds per request (robust to other load)."""
+    """`run_wrk` plus the server's CPU milliseconds per request (robust to other load)."""
     cpu_before, started = _cpu_s(process), time.perf_counter()
-    figures = _wrk(url, connections, seconds, script, pace_ms)
+    figures = run_wrk(url, connections, seconds, script, pace_ms)
     requests = figures["rps"] * (time.perf_counter() - started)
     figures["cpu_ms"] = 1000 * (_cpu_s(process) - cpu_before) / requests
     return figures
@@ -338,7 +338,7 @@ def command(
         with uvicorn(env, workers) as server:
             base, process = server
             wait_ready(base, process)
-            _wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
+            run_wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
             ping = _wrk_cpu(process, base + "/health", 64, seconds, None)
             predict = _wrk_cpu(process, base + "/v1/predict", 64, seconds, script)
             ratio = predict["rps"] / ping["rps"]

@@ -16,10 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from serving.api.admission import Admission, AdmissionMiddleware
-from serving.api.body_limit import BodyLimitMiddleware
+from serving.api.batch_body_limit import BatchAwareBodyLimit
 from serving.api.errors import validation_error
 from serving.api.middleware import LatencyMiddleware
-from serving.api.routes import health, metrics, predict
+from serving.api.routes import batch, health, metrics, predict, v2
 from serving.breaker import AioBreaker, BreakerState
 from serving.config import ServingSettings, get_serving_settings
 from serving.features import FeatureLookup
@@ -39,7 +39,7 @@ from shared.versions import pinned_versions
 log = logging.getLogger(__name__)
 
 # Routes that do work per request; /health, /ready and /metrics stay answerable under overload.
-SCORING_PREFIXES = ("/v1/", "/graphql")
+SCORING_PREFIXES = ("/v1/", "/graphql", "/v2/models/")
 # How often the loop stamps the probes' heartbeat: far finer than any stall limit worth setting.
 HEARTBEAT_INTERVAL_S = 0.1
 
@@ -82,10 +82,16 @@ def create_app(
     app.state.admission = admission
     app.add_middleware(AdmissionMiddleware, admission=admission)
     # Inside LatencyMiddleware (413s are timed), outside admission (a 413 takes no slot).
-    app.add_middleware(BodyLimitMiddleware, max_bytes=serving_settings.max_body_bytes)
+    app.add_middleware(
+        BatchAwareBodyLimit,
+        max_bytes=serving_settings.max_body_bytes,
+        batch_max_bytes=serving_settings.batch_max_body_bytes,
+    )
     app.add_middleware(LatencyMiddleware, metrics=metrics_)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(predict.router)
+    app.include_router(batch.router)
+    app.include_router(v2.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(graphql_router(serving_settings, settings), prefix="/graphql")

@@ -93,6 +93,16 @@ class ServingSettings(BaseSettings):
         ge=1024,
         description="Largest request body accepted; larger ones get 413 before being parsed.",
     )
+    # 10,000 rows of ~10 features are 1-2 MB of JSON: the batch routes (inline rows on
+    # /v1/predict/batch, the Open Inference Protocol's infer) get their own, still bounded, limit.
+    batch_max_body_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="Largest body of a batch request (/v1/predict/batch, /v2/models/*/infer).",
+    )
+    batch_max_rows: int = Field(
+        default=10_000, ge=1, description="Most rows one batch request may have scored."
+    )
     graphql_max_depth: int = Field(default=5, ge=1, description="Deepest GraphQL query accepted.")
     graphql_max_aliases: int = Field(
         default=15, ge=1, description="Most aliases in one GraphQL document."

@@ -7,9 +7,11 @@ and one scoring call for all of their rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from serving.batcher import MicroBatcher
 from serving.features import FeatureLookup, Features, FeatureSource, ResolvedFeatures
@@ -32,6 +34,8 @@ class EntityPrediction:
     model_version: int
     prediction: Prediction
 
+
+T = TypeVar("T")
 
 # What a row is scored for: an entity id (features looked up) or inline features.
 _Subject = str | Features
@@ -58,6 +62,7 @@ class Predictor:
     ) -> None:
         self._holder = holder
         self._lookup = lookup
+        self._executor = executor
         self._batcher: MicroBatcher[_Subject, _Resolved, EntityPrediction] = MicroBatcher(
             self._score_batch,
             executor,
@@ -124,6 +129,13 @@ class Predictor:
             )
         [result] = await self._batcher.submit([features])
         return result
+
+    async def on_champion(self, work: Callable[[LoadedModel], T]) -> T:
+        """`work(champion)` in the scoring pool, in one call: a large batch skips the batcher."""
+        model = self._holder.current  # read once: a swap cannot split the batch
+        if model is None:
+            raise NoChampionError(self.not_ready_reason)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, model)
 
     async def drain(self) -> None:
         """Finish the batches in flight (at shutdown)."""

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "serve": "bench.serve:command",
     "ingest": "bench.ingest:command",
     "overload": "bench.overload:command",
+    "peers": "bench.peers:command",
 }
 
 

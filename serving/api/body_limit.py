@@ -18,9 +18,12 @@ class BodyTooLargeError(Exception):
 class BodyLimitMiddleware:
     """Answers 413 to any HTTP request whose body is larger than `max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, setting: str = "CONVERGE_SERVING_MAX_BODY_BYTES"
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.setting = setting  # named in the 413, so the client knows which limit it hit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,9 +57,7 @@ class BodyLimitMiddleware:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        detail = (
-            f"request body larger than {self.max_bytes} bytes (CONVERGE_SERVING_MAX_BODY_BYTES)"
-        )
+        detail = f"request body larger than {self.max_bytes} bytes ({self.setting})"
         body = orjson.dumps({"detail": detail})
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         headers.append((b"content-length", str(len(body)).encode()))
