@@ -19,13 +19,14 @@ from dagster import (
 from assets.candidates import candidate_model
 from assets.champion_metadata import metric_history, roc_table, versions_by_sha256
 from assets.groups import SELECT
-from assets.holdout import Holdout, HoldoutError, holdout_roc, rescore
-from assets.leaderboard import latest_candidates, leaderboard_markdown, rank
+from assets.holdout import Holdout, holdout_roc
+from assets.leaderboard import latest_candidates, leaderboard_markdown
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
+from assets.selection import select_champion
 from resources.artifact_store import ArtifactStoreResource
 from resources.registry import ModelRegistryResource
 from resources.training_policy import TrainingPolicy
-from shared.champion_rule import decide, new_model, reaches_floor
+from shared.champion_rule import reaches_floor
 
 # After a fan-out: some candidate partition was materialized since the champion last ran, and no
 # candidate is queued, running or still due in a backfill. Failed partitions do not block it
@@ -63,32 +64,12 @@ def champion_model(
     if not candidates:
         raise RuntimeError(f"no candidate of the {len(configs)} configs was trained successfully")
     metric = training_policy.metric
-    ranked = rank(list(candidates.values()), metric)
-    best = ranked[0]
     store, holdout = artifact_store.open(), Holdout.of(training_frame)
-
-    def holdout_value(uri: str, sha256: str, who: str) -> float:
-        values = rescore(store, uri, sha256, holdout)
-        if metric not in values:
-            raise HoldoutError(f"{who}: no {metric} on the validation split (got {values})")
-        return values[metric]
-
-    value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
-    record = model_registry.register(new_model(best, ranked, "dagster"))
-    decision = decide(
-        training_policy,
-        best,
-        value,
-        record.model_version,
-        model_registry.champion(),
-        lambda current: holdout_value(
-            current.model.artifact_uri,
-            current.model.artifact_sha256,
-            f"champion v{current.model.model_version}",
-        ),
+    selected = select_champion(
+        list(candidates.values()), training_policy, model_registry, store, holdout, "dagster"
     )
-    if decision.promoted:
-        model_registry.promote(record.model_version, decision.reason)
+    ranked, best, value = selected.ranked, selected.best, selected.value
+    record, decision = selected.record, selected.decision
     verdict = "promoted" if decision.promoted else "not promoted"
     context.log.info(f"{verdict}: {decision.reason}")
     missing = sorted(set(configs) - set(candidates))

@@ -19,12 +19,12 @@ import pandas as pd
 from dagster import Output
 
 from assets.h2o_training import train_candidate, upload_frames
-from assets.holdout import Holdout, HoldoutError, rescore
+from assets.holdout import Holdout
 from assets.model_configs import ModelConfig, load_model_configs
+from assets.selection import select_champion
 from assets.training_frame import training_frame
 from resources.environments import get_resources
-from shared.champion_rule import decide, new_model
-from shared.leaderboard import CandidateResult, leaderboard_markdown, rank
+from shared.leaderboard import CandidateResult, leaderboard_markdown
 from shared.registry import Orchestrator
 
 LABELS_FILE = "labels.parquet"
@@ -88,34 +88,12 @@ def reduce(workdir: Path, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError("no candidate was trained successfully: nothing to select from")
     resources = get_resources()
     policy, registry = resources["training_policy"], resources["model_registry"]
-    metric = policy.metric
-    ranked = rank([CandidateResult(**candidate) for candidate in candidates], metric)
-    best = ranked[0]
     store = resources["artifact_store"].open()
     holdout = Holdout.of(pd.read_parquet(workdir / FRAME_FILE))
-
-    def holdout_value(uri: str, sha256: str, who: str) -> float:
-        values = rescore(store, uri, sha256, holdout)
-        if metric not in values:
-            raise HoldoutError(f"{who}: no {metric} on the validation split (got {values})")
-        return values[metric]
-
-    value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
-    record = registry.register(new_model(best, ranked, ORCHESTRATOR))
-    decision = decide(
-        policy,
-        best,
-        value,
-        record.model_version,
-        registry.champion(),
-        lambda current: holdout_value(
-            current.model.artifact_uri,
-            current.model.artifact_sha256,
-            f"champion v{current.model.model_version}",
-        ),
-    )
-    if decision.promoted:
-        registry.promote(record.model_version, decision.reason)
+    results = [CandidateResult(**candidate) for candidate in candidates]
+    selected = select_champion(results, policy, registry, store, holdout, ORCHESTRATOR)
+    metric, best, ranked = policy.metric, selected.best, selected.ranked
+    record, decision, value = selected.record, selected.decision, selected.value
     summary = {
         "model_version": record.model_version,
         "config_name": best.config_name,
