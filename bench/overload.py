@@ -14,9 +14,7 @@ import asyncio
 import http.client
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,17 +22,12 @@ from pathlib import Path
 
 import click
 
-from bench.scratch import scratch_database
 from bench.serve import (
     ENTITIES,
-    install_champion,
-    raise_file_limit,
-    train_mojo,
+    served_champion,
     uvicorn,
     wait_ready,
 )
-from shared.db import database_url
-from shared.db.connection import with_database
 from shared.net import free_port
 
 PROBE_PERIOD_S = 0.25
@@ -324,29 +317,13 @@ def _verdict(ok: bool) -> str:
 @click.option("--workers", default=2, show_default=True)
 def command(mojo: Path | None, seconds: int, connections: int, timed: int, workers: int) -> None:
     """Overload the serving app with wrk and report refusals, timeouts and probe latency."""
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
     if not 0 < timed < connections:
         raise click.ClickException("--timed must be between 1 and --connections - 1")
-    raise_file_limit()
-    with (
-        tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
-        scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
-    ):
-        root = Path(tmp)
-        mojo = mojo or train_mojo(root)
-        store_uri = (root / "artifacts").as_uri()
-        install_champion(url, mojo, store_uri)
+    with served_champion(mojo) as (root, served):
         script = root / "overload.lua"
         script.write_text(WRK_OVERLOAD.replace("__ENTITIES__", str(ENTITIES)))
         probe_port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "ARTIFACT_STORE_URI": store_uri,
-            "CONVERGE_HOME": str(root / "home"),
-            "CONVERGE_SERVING_PROBE_PORT": str(probe_port),
-        }
+        env = {**served, "CONVERGE_SERVING_PROBE_PORT": str(probe_port)}
         with uvicorn(env, workers) as (base, process):
             wait_ready(base, process)
             run_wrk(base + "/v1/predict", 64, 2, script)  # warm-up: fills the Redis cache

@@ -280,6 +280,31 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+@contextlib.contextmanager
+def served_champion(mojo: Path | None) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A scratch database with `mojo` (default: a trained GBM) as champion, and the serving
+    environment pointing at it: (scratch folder, env). Needs wrk; raises the file limit."""
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
+    raise_file_limit()
+    with (
+        tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
+        scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
+    ):
+        root = Path(tmp)
+        store_uri = (root / "artifacts").as_uri()
+        install_champion(url, mojo or train_mojo(root), store_uri)
+        yield (
+            root,
+            {
+                **os.environ,
+                "DATABASE_URL": url,
+                "ARTIFACT_STORE_URI": store_uri,
+                "CONVERGE_HOME": str(root / "home"),
+            },
+        )
+
+
 def raise_file_limit() -> None:
     """Room for thousands of sockets in this process and the servers it starts (for good)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -305,27 +330,11 @@ def command(
     mojo: Path | None, seconds: int, paced_seconds: int, connections: int, workers: int
 ) -> None:
     """Serve a champion with uvicorn workers and measure it with wrk."""
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
-    raise_file_limit()
-    with (
-        tempfile.TemporaryDirectory(prefix="converge-bench-") as tmp,
-        scratch_database(with_database(database_url(), "postgres"), "converge_bench") as (_, url),
-    ):
-        root = Path(tmp)
-        mojo = mojo or train_mojo(root)
-        store_uri = (root / "artifacts").as_uri()
-        install_champion(url, mojo, store_uri)
+    with served_champion(mojo) as (root, env):
         script = root / "predict.lua"
         script.write_text(WRK_PREDICT.replace("__ENTITIES__", str(ENTITIES)))
         pacing = root / "pacing.lua"
         pacing.write_text(WRK_PACING)
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "ARTIFACT_STORE_URI": store_uri,
-            "CONVERGE_HOME": str(root / "home"),
-        }
 
         with uvicorn(env, 1) as (base, process):
             cold_s = wait_ready(base, process)

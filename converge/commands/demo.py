@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ def _say(message: str) -> None:
 
 
 @contextmanager
-def _h2o_cluster(node_memory: str, log_dir: Path) -> Iterator[str]:
+def h2o_cluster(node_memory: str, log_dir: Path) -> Iterator[str]:
     """H2O_URL when set, else a local JVM sized by the memory split (stopped on exit)."""
     from resources.h2o import H2O_URL_ENV, start_local_cluster
     from resources.memory_split import split_memory
@@ -65,7 +65,7 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
         settings, limit, os.environ.get(DAGSTER_DATABASE_ENV, DAGSTER_DATABASE)
     )
     converge_home = settings.converge_home.resolve()
-    with _h2o_cluster(node_memory, converge_home / "h2o-logs") as h2o_url:
+    with h2o_cluster(node_memory, converge_home / "h2o-logs") as h2o_url:
         env = {
             "DATABASE_URL": local.database_url,
             "ARTIFACT_STORE_URI": settings.resolved_artifact_store_uri,
@@ -113,16 +113,33 @@ def run_demo(entities: int, configs: Path | None, node_memory: str, task_memory:
     )
 
 
+def demo_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every pipeline run on embedded defaults takes (`demo`, `mage run`)."""
+    for option in reversed(
+        (
+            click.option(
+                "--entities", default=1500, show_default=True, help="Demo customers to generate."
+            ),
+            click.option(
+                "--configs",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="Model config matrix (YAML). Default: config/model_configs.yaml.",
+            ),
+            click.option(
+                "--node-memory", default="8g", show_default=True, help="Memory for training."
+            ),
+            click.option(
+                "--task-memory", default="4g", show_default=True, help="Memory per training."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.command("demo")
-@click.option("--entities", default=1500, show_default=True, help="Demo customers to generate.")
-@click.option(
-    "--configs",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Model config matrix (YAML). Default: config/model_configs.yaml.",
-)
-@click.option("--node-memory", default="8g", show_default=True, help="Memory for training.")
-@click.option("--task-memory", default="4g", show_default=True, help="Memory per training.")
+@demo_options
 def demo(entities: int, configs: Path | None, node_memory: str, task_memory: str) -> None:
     """Ingest demo data, train a fan-out of H2O candidates in Dagster, register the champion."""
     from assets.fanout import FanoutWaitTimeoutError

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from converge.commands.demo import demo_options
 from converge.mage.runner import REDUCER_BLOCK, MageRunError, MageRunReport
 
 RUN_TIMEOUT_S = 1800.0
@@ -118,7 +119,7 @@ def run_mage(
     entities: int, configs: Path | None, node_memory: str, task_memory: str, timeout: float
 ) -> None:
     """Prepare the database, the Mage virtualenv and a run folder; run; print the outcome."""
-    from converge.commands.demo import _h2o_cluster
+    from converge.commands.demo import h2o_cluster
     from converge.mage.runner import ensure_mage_venv, prepare_project, run_headless
     from converge.mage.steps import LABELS_FILE
     from resources.environments import NODE_MEMORY_ENV, TASK_MEMORY_ENV
@@ -137,7 +138,7 @@ def run_mage(
     workdir = home / "mage-runs" / time.strftime("%Y%m%dT%H%M%S")
     workdir.mkdir(parents=True)
     project = prepare_project(workdir, limit)
-    with _h2o_cluster(node_memory, home / "h2o-logs") as h2o_url:
+    with h2o_cluster(node_memory, home / "h2o-logs") as h2o_url:
         converge_env = {
             "DATABASE_URL": url,
             "ARTIFACT_STORE_URI": settings.resolved_artifact_store_uri,
@@ -162,15 +163,7 @@ def run_mage(
 
 
 @mage.command("run")
-@click.option("--entities", default=1500, show_default=True, help="Demo customers to generate.")
-@click.option(
-    "--configs",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Model config matrix (YAML). Default: config/model_configs.yaml.",
-)
-@click.option("--node-memory", default="8g", show_default=True, help="Memory for training.")
-@click.option("--task-memory", default="4g", show_default=True, help="Memory per training.")
+@demo_options
 @click.option(
     "--timeout", default=RUN_TIMEOUT_S, show_default=True, help="Longest the run may take (s)."
 )
