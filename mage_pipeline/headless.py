@@ -4,15 +4,22 @@ Runs in the Mage virtualenv: `python headless.py --project DIR --pipeline NAME -
 --report FILE --timeout S`. `mage run` cannot run dynamic blocks in 0.9.80 ("unsupported operand
 type(s) for //: 'NoneType' and 'int'"), so this triggers the pipeline's API trigger (triggers.yaml)
 and drives `schedule_all()` as the scheduler process would. Every wait is bounded: at the timeout
-the run is cancelled and the report names the blocks still queued or running.
+the run is cancelled and the report names the blocks still queued or running. The report is
+written before Mage's workers are stopped, and the process then exits without joining them: a worker
+killed while it held the job queue's lock leaves every other worker (and a normal interpreter exit,
+which joins children) waiting on that lock for ever.
 Set MAGE_DATA_DIR and MAGE_DATABASE_CONNECTION_URL before starting it (Mage reads them on import).
 """
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
+import traceback
+
+import psutil
 
 TRIGGER = "converge_headless"
 FINISHED = {"completed", "failed", "cancelled"}
@@ -60,6 +67,22 @@ def _revive_worker_pool(queue):
     if not queue.queue.empty() and not queue.is_worker_pool_alive():
         _say("restarting Mage's worker pool: jobs were queued with no pool to run them")
         queue.start_worker_pool()
+
+
+def _stop_queue(jobs):
+    """Stop Mage's job queue: nothing more is enqueued, running block runs are killed."""
+    try:
+        jobs.stop()
+    except Exception as exc:  # 0.9.80's stop() names a missing `Queue.Empty` when a get races
+        _say(f"Mage's job queue did not stop cleanly ({exc!r})")
+
+
+def _kill_children():
+    """Kill every process this one started (Mage's worker pool, workers and queue manager)."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.kill()
+    psutil.wait_procs(children, timeout=10)
 
 
 def main():
@@ -119,7 +142,6 @@ def main():
             _say(f"timed out after {args.timeout:.0f} s; not finished: {', '.join(waiting)}")
             break
         time.sleep(args.poll)
-    jobs.stop()
     report = {
         "pipeline_run_id": run.id,
         "status": status,
@@ -130,8 +152,17 @@ def main():
     with open(args.report, "w") as handle:
         json.dump(report, handle, indent=2)
     _say(f"pipeline run {run.id}: {status}")
+    _stop_queue(jobs)
     return 0 if status == "completed" else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except Exception:
+        traceback.print_exc()
+        code = 2
+    _kill_children()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # not the interpreter's exit: it would join Mage's children, killed or stuck

@@ -8,9 +8,12 @@ own Mage database and variables, so runs never see each other's state.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -115,6 +118,12 @@ def prepare_project(run_dir: Path, block_run_limit: int) -> Path:
     return project
 
 
+def _kill_process_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL `process` and everything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError):  # the group has already gone
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def run_headless(
     mage_python: Path,
     project: Path,
@@ -122,6 +131,7 @@ def run_headless(
     env: dict[str, str],
     timeout_seconds: float,
     say: Progress,
+    startup_grace_s: float = STARTUP_GRACE_S,
 ) -> MageRunReport:
     """Run the pipeline through Mage's scheduler; Mage's output goes to `workdir`/mage.log."""
     report_path = workdir / "mage-report.json"
@@ -143,11 +153,23 @@ def run_headless(
     with (
         log_path.open("w") as log,
         subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         ) as process,
     ):
         # headless.py bounds the run itself; this bounds a Mage that hangs before or after it.
-        guard = threading.Timer(timeout_seconds + STARTUP_GRACE_S, process.kill)
+        # The whole group goes: Mage's worker processes hold the pipe open after their parent.
+        overdue = threading.Event()
+
+        def kill_overdue_run() -> None:
+            overdue.set()
+            _kill_process_group(process)
+
+        guard = threading.Timer(timeout_seconds + startup_grace_s, kill_overdue_run)
         guard.start()
         try:
             assert process.stdout is not None
@@ -157,7 +179,14 @@ def run_headless(
                     say(line[len(MARKER) :].rstrip())
         finally:
             guard.cancel()
+            _kill_process_group(process)
     if not report_path.exists():
+        if overdue.is_set():
+            raise MageRunError(
+                f"the Mage run was killed {timeout_seconds + startup_grace_s:.0f} s after it"
+                f" started (its own timeout {timeout_seconds:.0f} s and {startup_grace_s:.0f} s to"
+                f" start and report); see {log_path}"
+            )
         raise MageRunError(
             f"the Mage run ended without a report (exit {process.returncode}); see {log_path}"
         )
