@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.db.migrate import upgrade
 from tests.serving.conftest import (
     glm_champion,
     private_glm_champion,
@@ -19,7 +18,7 @@ from tests.serving.conftest import (
     private_registry,
     registry,
 )
-from tests.serving.services import PrivatePostgres
+from tests.serving.services import PrivatePostgres, migrated
 
 REPO = Path(__file__).resolve().parents[2]
 # The serving tests' fixtures: a registry and hand-made GLM champion, private servers to kill.
@@ -62,11 +61,5 @@ class StatsPostgres(PrivatePostgres):
 @pytest.fixture
 def stats_postgres() -> Iterator[StatsPostgres]:
     """A migrated private PostgreSQL with pg_stat_statements."""
-    server = StatsPostgres()
-    try:
-        server.start()
-        server.wait_ready()
-        upgrade(server.url)
+    with migrated(StatsPostgres()) as server:
         yield server
-    finally:
-        server.remove()

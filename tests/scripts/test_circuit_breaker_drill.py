@@ -33,22 +33,29 @@ def _drill(base: str, dependency: str, stop: str, start: str) -> subprocess.Comp
     )  # fmt: skip
 
 
-@pytest.mark.usefixtures("glm_champion")
-def test_redis_drill_closes_through_a_half_open_probe(
-    registry: Registry, private_redis: PrivateRedis, tmp_path: Path
-) -> None:
+def _redis_drill(
+    registry: Registry, private_redis: PrivateRedis, tmp_path: Path, **settings: str
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """The app's URL and the drill's result, taking `private_redis` away; `settings` for the app."""
     write_features(registry.database_url, {"drill-entity": ENTITY})
     env = serving_env(
         registry, private_redis.url, tmp_path,
-        CONVERGE_SERVING_BREAKER_RESET_TIMEOUT_S=RESET_TIMEOUT_S,
+        CONVERGE_SERVING_BREAKER_RESET_TIMEOUT_S=RESET_TIMEOUT_S, **settings,
     )  # fmt: skip
     stop = f"redis-cli -p {private_redis.port} shutdown nosave"
     start = shlex.join([*private_redis.start_command, "--daemonize", "yes"])
     try:
         with uvicorn_server(env, tmp_path / "serving.log") as base:
-            result = _drill(base, "redis", stop, start)
+            return base, _drill(base, "redis", stop, start)
     finally:
         subprocess.run(stop, shell=True, check=False, capture_output=True)  # the daemonized one
+
+
+@pytest.mark.usefixtures("glm_champion")
+def test_redis_drill_closes_through_a_half_open_probe(
+    registry: Registry, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    base, result = _redis_drill(registry, private_redis, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed probe left it open" in result.stdout
     assert "recovered by a half-open probe" in result.stdout
@@ -80,19 +87,9 @@ def test_postgres_drill_closes_through_a_half_open_probe(
 def test_a_breaker_that_never_opens_fails_the_drill(
     registry: Registry, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    write_features(registry.database_url, {"drill-entity": ENTITY})
-    env = serving_env(
-        registry, private_redis.url, tmp_path,
-        CONVERGE_SERVING_BREAKER_FAIL_MAX="1000000",
-        CONVERGE_SERVING_BREAKER_RESET_TIMEOUT_S=RESET_TIMEOUT_S,
-    )  # fmt: skip
-    stop = f"redis-cli -p {private_redis.port} shutdown nosave"
-    start = shlex.join([*private_redis.start_command, "--daemonize", "yes"])
-    try:
-        with uvicorn_server(env, tmp_path / "serving.log") as base:
-            result = _drill(base, "redis", stop, start)
-    finally:
-        subprocess.run(stop, shell=True, check=False, capture_output=True)
+    _, result = _redis_drill(
+        registry, private_redis, tmp_path, CONVERGE_SERVING_BREAKER_FAIL_MAX="1000000"
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL: the redis breaker never showed open in /metrics" in result.stderr
     assert "not open again" in result.stderr

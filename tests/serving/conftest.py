@@ -24,7 +24,7 @@ from shared.registry import NewModel, promote, register_model
 from shared.settings import Settings
 from shared.versions import pinned_versions
 from tests.handmade_mojo import write_glm_mojo
-from tests.serving.services import PrivatePostgres, PrivateRedis
+from tests.serving.services import PrivatePostgres, PrivateRedis, migrated
 
 FEATURES = ["AGE", "RACE", "DPROS", "DCAPS", "PSA", "VOL", "GLEASON"]
 
@@ -211,16 +211,8 @@ def private_redis() -> Iterator[PrivateRedis]:
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A migrated PostgreSQL of this test's own, which the test may stop and restart."""
-    from shared.db.migrate import upgrade
-
-    server = PrivatePostgres()
-    try:
-        server.start()
-        server.wait_ready()
-        upgrade(server.url)
+    with migrated(PrivatePostgres()) as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture

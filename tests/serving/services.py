@@ -11,11 +11,15 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import redis
 
+from shared.db.migrate import upgrade
 from shared.net import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -134,3 +138,18 @@ class PrivatePostgres:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+
+ServerT = TypeVar("ServerT", bound=PrivatePostgres)
+
+
+@contextmanager
+def migrated(server: ServerT) -> Iterator[ServerT]:
+    """`server` started, ready and migrated to the newest schema; removed when done."""
+    try:
+        server.start()
+        server.wait_ready()
+        upgrade(server.url)
+        yield server
+    finally:
+        server.remove()

@@ -13,6 +13,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -69,13 +70,32 @@ def two_models(registry: Registry, tmp_path: Path) -> tuple[int, int]:
     return first, second
 
 
-def _settings(registry: Registry, redis_url: str, tmp_path: Path, **urls: str) -> Settings:
-    return Settings(
+@dataclass(frozen=True)
+class RoleSetup:
+    """A serving and an admin login user, and settings that give serving both URLs."""
+
+    serving_user: str
+    admin_user: str
+    settings: Settings
+
+    def without_admin_url(self) -> Settings:
+        """The same settings with no admin database URL."""
+        return self.settings.model_copy(update={"converge_admin_database_url": None})
+
+
+@pytest.fixture
+def roles(login_url: LoginUrl, registry: Registry, redis_url: str, tmp_path: Path) -> RoleSetup:
+    """Serving as a user granted only converge_serving, mutations as one granted converge_admin."""
+    serving_user, serving_url = login_url("converge_serving")
+    admin_user, admin_url = login_url("converge_admin")
+    settings = Settings(
         redis_url=redis_url,
         artifact_store_uri=registry.store_uri,
         converge_home=tmp_path / "home",
-        **urls,
+        converge_serving_database_url=serving_url,
+        converge_admin_database_url=admin_url,
     )
+    return RoleSetup(serving_user, admin_user, settings)
 
 
 def _config(tmp_path: Path, **overrides: Any) -> ServingSettings:
@@ -115,17 +135,11 @@ async def test_model_operations_are_off_unless_configured(
     configured: str,
     registry: Registry,
     two_models: tuple[int, int],
-    login_url: LoginUrl,
-    redis_url: str,
+    roles: RoleSetup,
     tmp_path: Path,
 ) -> None:
-    _, serving_url = login_url("converge_serving")
-    _, admin_url = login_url("converge_admin")
-    urls = {"converge_serving_database_url": serving_url}
-    if configured == "admin url only":
-        urls["converge_admin_database_url"] = admin_url
+    settings = roles.settings if configured == "admin url only" else roles.without_admin_url()
     tokens = TOKENS if configured == "tokens only" else {}
-    settings = _settings(registry, redis_url, tmp_path, **urls)
     before = _promotions(registry.database_url)
     async with running_app(_config(tmp_path, graphql_admin_tokens=tokens), settings) as (_, c):
         body = await _mutate(c, "promote", two_models[1], f"Bearer {TOKEN}")
@@ -143,22 +157,13 @@ async def test_a_missing_or_wrong_token_changes_nothing(
     authorization: str | None,
     registry: Registry,
     two_models: tuple[int, int],
-    login_url: LoginUrl,
-    redis_url: str,
+    roles: RoleSetup,
     tmp_path: Path,
 ) -> None:
     first, second = two_models
-    _, serving_url = login_url("converge_serving")
-    _, admin_url = login_url("converge_admin")
-    settings = _settings(
-        registry,
-        redis_url,
-        tmp_path,
-        converge_serving_database_url=serving_url,
-        converge_admin_database_url=admin_url,
-    )
     before = _promotions(registry.database_url)
-    async with running_app(_config(tmp_path, graphql_admin_tokens=TOKENS), settings) as (_, c):
+    config = _config(tmp_path, graphql_admin_tokens=TOKENS)
+    async with running_app(config, roles.settings) as (_, c):
         promoted = await _mutate(c, "promote", second, authorization)
         rolled = await _mutate(c, "rollback", first, authorization)
         await asyncio.sleep(0.5)
@@ -177,22 +182,14 @@ async def test_a_missing_or_wrong_token_changes_nothing(
 async def test_promote_and_rollback_by_token_record_the_actor_and_hot_swap(
     registry: Registry,
     two_models: tuple[int, int],
-    login_url: LoginUrl,
-    redis_url: str,
+    roles: RoleSetup,
     tmp_path: Path,
 ) -> None:
     first, second = two_models
-    serving_user, serving_url = login_url("converge_serving")
-    admin_user, admin_url = login_url("converge_admin")
-    settings = _settings(
-        registry,
-        redis_url,
-        tmp_path,
-        converge_serving_database_url=serving_url,
-        converge_admin_database_url=admin_url,
-    )
+    serving_user, admin_user = roles.serving_user, roles.admin_user
     bearer = f"Bearer {TOKEN}"
-    async with running_app(_config(tmp_path, graphql_admin_tokens=TOKENS), settings) as (state, c):
+    config = _config(tmp_path, graphql_admin_tokens=TOKENS)
+    async with running_app(config, roles.settings) as (state, c):
         async with state.pool.connection() as conn:
             pool_user = await (await conn.execute("SELECT session_user")).fetchone()
         assert await _served(c) == first
