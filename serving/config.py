@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -73,6 +74,11 @@ class ServingSettings(BaseSettings):
     )
     model_cache_dir: str | None = Field(
         default=None, description="Where fetched MOJOs are kept (default: CONVERGE_HOME/serving)."
+    )
+    kernel_cache: Path | None = Field(
+        default=None,
+        description="Numba kernels compiled at image build (`converge mojo compile-cache`), "
+        "copied into NUMBA_CACHE_DIR by `converge serve`; unset or unusable: compiled at start.",
     )
     # 10 ms, as Node's monitorEventLoopDelay: ~100 samples a second make a p99 over a short window
     # meaningful, for a few hundred microseconds of CPU a second.
