@@ -45,6 +45,7 @@ def test_with_the_shipped_cache_nothing_compiles_and_scores_are_unchanged(
     normal, normal_log = _start({**env, "NUMBA_CACHE_DIR": str(tmp_path / "a")}, tmp_path / "a.log")
     assert "compile at start-up: no shipped cache is configured" in normal_log
     assert "0 loaded from the cache, 1 compiled" in normal_log  # the GBM's forest kernel
+    assert len(list((tmp_path / "a").rglob("*.nbc"))) == 1  # what numba saves when it compiles
 
     pod_cache = tmp_path / "pod-numba"
     pod = {**env, "NUMBA_CACHE_DIR": str(pod_cache)}
