@@ -59,13 +59,13 @@ def test_with_the_shipped_cache_nothing_compiles_and_scores_are_unchanged(
 
 
 def test_a_cache_for_another_cpu_is_not_used_and_the_app_compiles(
-    h2o_cluster: Any,
+    shipped_kernel_cache: Path,
     registry: Registry,
     champion: int,
-    trained_mojos: list[TrainedMojo],
     redis_url: str,
     tmp_path: Path,
-    shipped_kernel_cache: Path,
+    h2o_cluster: Any,
+    trained_mojos: list[TrainedMojo],
 ) -> None:
     host_cpu = llvmlite.binding.get_host_cpu_name()
     pod_cache = tmp_path / "pod-numba"
