@@ -38,8 +38,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     why_not = use_shipped_cache(shipped, os.environ)
     if why_not is None:
         log.info("numba kernels: using the shipped cache %s", shipped)
-    else:
-        log.warning("numba kernels compile at start-up: %s", why_not)
+    else:  # a warning when a configured cache cannot be used
+        level = logging.INFO if shipped is None else logging.WARNING
+        log.log(level, "numba kernels compile at start-up: %s", why_not)
     uvicorn.run(
         "serving.main:app",
         host=host,

@@ -1,4 +1,4 @@
-"""The serving app in a subprocess (uvicorn or `converge serve`) for tests that use real HTTP."""
+"""The serving app under uvicorn in a subprocess, for tests that drive it over real HTTP."""
 
 from __future__ import annotations
 
@@ -17,22 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 @contextlib.contextmanager
 def uvicorn_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """Start `serving.main:app` with `env` on a free port; yield its base URL once /ready is 200."""
-    argv = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1"]
-    with _served(argv, env, log) as base:
-        yield base
-
-
-@contextlib.contextmanager
-def converge_serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`converge serve` (1 worker, info logs) with `env`; yields its base URL once /ready is 200."""
-    argv = [sys.executable, "-c", "from converge.cli import main; main()", "serve"]
-    with _served([*argv, "--log-level", "info"], env, log) as base:
-        yield base
-
-
-@contextlib.contextmanager
-def _served(argv: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1"]
     with (
         log.open("wb") as log_file,
         app_process(

@@ -15,8 +15,8 @@ import llvmlite.binding
 import pytest
 
 from shared.kernel_cache import MANIFEST
+from tests.deploy.converge_serve import converge_serve
 from tests.serving.conftest import DEFAULTS, PATIENT, Registry, TrainedMojo, serving_env
-from tests.serving.server import converge_serve
 from tests.serving.test_predict import h2o_p1
 
 pytestmark = pytest.mark.h2o
