@@ -78,7 +78,8 @@ class ServingSettings(BaseSettings):
     kernel_cache: Path | None = Field(
         default=None,
         description="Numba kernels compiled at image build (`converge mojo compile-cache`), "
-        "copied into NUMBA_CACHE_DIR by `converge serve`; unset or unusable: compiled at start.",
+        "copied into NUMBA_CACHE_DIR by `converge serve`; unset, empty or unusable: compiled at "
+        "start.",
     )
     # 10 ms, as Node's monitorEventLoopDelay: ~100 samples a second make a p99 over a short window
     # meaningful, for a few hundred microseconds of CPU a second.
@@ -158,6 +159,12 @@ class ServingSettings(BaseSettings):
         gt=0,
         description="Event-loop stall after which the probe port says not live and not ready.",
     )
+
+    @field_validator("kernel_cache", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An image sets the variable; a pod turns the shipped cache off by setting it empty.
+        return None if value == "" else value
 
     @field_validator("default_features", mode="before")
     @classmethod

@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from converge.commands.mojo import mojo
+from serving.config import ServingSettings
 from shared.kernel_cache import MANIFEST, PORTABLE_CPU, use_shipped_cache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,3 +121,8 @@ def test_compile_cache_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> Non
     result = CliRunner().invoke(mojo, ["compile-cache", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{tmp_path} is not empty: compile into an empty or new folder" in result.output
+
+
+def test_an_empty_setting_turns_the_shipped_cache_off(settings_env: Callable[..., None]) -> None:
+    settings_env(CONVERGE_SERVING_KERNEL_CACHE="")
+    assert ServingSettings().kernel_cache is None
