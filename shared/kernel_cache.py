@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import json
 import os
 import platform
@@ -55,14 +54,12 @@ class CacheKey:
 
 
 def _source_path(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise KernelCacheError(f"kernel module {module} not found")
-    return Path(spec.origin).resolve()
+    # Not importlib.util.find_spec: it imports the parent packages, and so possibly numba.
+    return _PROJECT_ROOT.joinpath(*module.split(".")).with_suffix(".py")
 
 
 def _sources() -> dict[str, str]:
-    """Each kernel module's absolute path and content hash, without importing it (or numba)."""
+    """Each kernel module's absolute path and content hash, without importing anything."""
     paths = (_source_path(module) for module in KERNEL_MODULES)
     return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 

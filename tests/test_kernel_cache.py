@@ -44,9 +44,11 @@ def test_every_kernel_loads_from_the_copied_cache_in_a_fresh_process(
     shipped_kernel_cache: Path, tmp_path: Path
 ) -> None:
     code = (
-        "import os, pathlib\n"
+        "import os, pathlib, sys\n"
+        "import converge.commands.serve, serving.config, shared.logs, shared.settings\n"
         "from shared.kernel_cache import use_shipped_cache, warm_kernels, compiled_kernels\n"
         "assert use_shipped_cache(pathlib.Path(os.environ['SHIPPED']), os.environ) is None\n"
+        "assert 'numba' not in sys.modules, 'numba read its settings too early'\n"
         "warm_kernels()\n"
         "print(*compiled_kernels())\n"
     )
