@@ -51,6 +51,11 @@ OTHER_SETTINGS: list[tuple[str, str, str]] = [
     (VERSIONS_FILE_ENV, "./versions.env", "The versions file the checks compare against."),
     (GIT_COMMIT_ENV, "from git", "Git commit recorded in the registry (images without .git)."),
     ("AWS_ENDPOINT_URL, AWS_*", "unset", "Standard AWS variables for an `s3://` artifact store."),
+    (
+        "NUMBA_CACHE_DIR",
+        "unset (images: /tmp/numba)",
+        "numba's kernel cache folder (writable); `converge serve` copies the shipped cache in.",
+    ),
 ]
 
 

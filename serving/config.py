@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -73,6 +74,12 @@ class ServingSettings(BaseSettings):
     )
     model_cache_dir: str | None = Field(
         default=None, description="Where fetched MOJOs are kept (default: CONVERGE_HOME/serving)."
+    )
+    kernel_cache: Path | None = Field(
+        default=None,
+        description="Numba kernels compiled at image build (`converge mojo compile-cache`), "
+        "copied into NUMBA_CACHE_DIR by `converge serve`; unset, empty or unusable: compiled at "
+        "start.",
     )
     # 10 ms, as Node's monitorEventLoopDelay: ~100 samples a second make a p99 over a short window
     # meaningful, for a few hundred microseconds of CPU a second.
@@ -152,6 +159,12 @@ class ServingSettings(BaseSettings):
         gt=0,
         description="Event-loop stall after which the probe port says not live and not ready.",
     )
+
+    @field_validator("kernel_cache", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An image sets the variable; a pod turns the shipped cache off by setting it empty.
+        return None if value == "" else value
 
     @field_validator("default_features", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ import psycopg
 from serving.metrics import ServingMetrics
 from serving.scoring import LoadedModel, score_rows
 from shared.champion_artifact import ArtifactRefusedError, load_verified_mojo
+from shared.kernel_cache import compiled_kernels
 from shared.registry import (
     CHAMPION_CHANNEL,
     Champion,
@@ -156,6 +157,12 @@ class ModelHolder:
         # Score one all-missing row through the request path now: first use compiles kernels and
         # imports lazily, which holds the GIL and would stall the event loop under live requests.
         score_rows(loaded, [{}])
+        from_cache, compiled = compiled_kernels()
+        log.info(
+            "numba kernels in this process: %d loaded from the cache, %d compiled",
+            from_cache,
+            compiled,
+        )
         return loaded
 
     def _refuse(self, champion: Champion, exc: ArtifactRefusedError) -> None:

@@ -8,8 +8,11 @@ elsewhere to use other servers.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -165,3 +168,16 @@ def h2o_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield h2o
     os.environ.pop("H2O_URL", None)
     h2o.cluster().shutdown()
+
+
+@pytest.fixture(scope="session")
+def shipped_kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """numba kernels compiled by `converge mojo compile-cache`, as the serving image build does."""
+    directory = tmp_path_factory.mktemp("image") / "numba-kernels"
+    command = "from converge.cli import main; main()"
+    subprocess.run(
+        [sys.executable, "-c", command, "mojo", "compile-cache", "--dir", str(directory)],
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    return directory

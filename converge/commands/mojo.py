@@ -121,3 +121,25 @@ def info(model_path: Path) -> None:
         levels = model.domains.get(name)
         kind = "numeric" if levels is None else f"categorical, {len(levels)} levels"
         click.echo(f"  {name} ({kind})")
+
+
+@mojo.command("compile-cache")
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Empty or new folder to compile into (CONVERGE_SERVING_KERNEL_CACHE then points at it).",
+)
+def compile_cache(directory: Path) -> None:
+    """Compile every numba kernel for a generic CPU into DIR: serving starts without compiling."""
+    from shared.kernel_cache import KernelCacheError, build_cache
+
+    try:
+        key = build_cache(directory)
+    except KernelCacheError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"compiled the kernels of {len(key.sources)} modules into {directory} for Python "
+        f"{key.python}, numba {key.numba}, {key.machine} CPU {key.cpu_name!r}"
+    )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import click
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -20,17 +25,29 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve predictions from the champion MOJO (POST /v1/predict, /graphql, /ready, /metrics)."""
     import uvicorn  # imported here so that `converge --help` stays light
 
+    from serving.config import get_serving_settings
     from serving.launch import HTTP_PROTOCOL
-    from shared.logs import logging_config
+    from shared.kernel_cache import use_shipped_cache
+    from shared.logs import configure_logging, logging_config
     from shared.settings import get_settings
 
+    log_config = logging_config(log_level, get_settings().converge_log_format)
+    configure_logging(log_level, get_settings().converge_log_format)
+    # Before any worker imports numba, which reads NUMBA_* once; workers inherit os.environ.
+    shipped = get_serving_settings().kernel_cache
+    why_not = use_shipped_cache(shipped, os.environ)
+    if why_not is None:
+        log.info("numba kernels: using the shipped cache %s", shipped)
+    else:  # a warning when a configured cache cannot be used
+        level = logging.INFO if shipped is None else logging.WARNING
+        log.log(level, "numba kernels compile at start-up: %s", why_not)
     uvicorn.run(
         "serving.main:app",
         host=host,
         port=port,
         workers=workers,
         log_level=log_level,
-        log_config=logging_config(log_level, get_settings().converge_log_format),
+        log_config=log_config,
         loop="uvloop",
         http=HTTP_PROTOCOL,
     )

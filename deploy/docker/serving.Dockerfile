@@ -43,6 +43,12 @@ RUN printf '#!/opt/converge/bin/python\nfrom converge.cli import main\nmain()\n'
     && converge versions check --project-dir /app \
     && python -m compileall -q /opt/converge /app
 
+# numba's kernels compiled for a generic x86-64 CPU, against the very sources, path, Python and numba
+# the pods run (numba keys its cache by them): a pod copies them into its empty NUMBA_CACHE_DIR and
+# starts without compiling (docs/serving.md, "Cold start"). Never in git: built here.
+ENV CONVERGE_SERVING_KERNEL_CACHE=/opt/converge/numba-kernels
+RUN converge mojo compile-cache --dir "${CONVERGE_SERVING_KERNEL_CACHE}"
+
 RUN useradd --system --uid 10001 --home-dir /var/lib/converge --create-home converge
 USER 10001
 EXPOSE 8000

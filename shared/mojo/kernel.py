@@ -144,6 +144,8 @@ def _walk_hyperplanes(
 
 
 _walk_hyperplanes_compiled = _compile(_walk_hyperplanes)
+# What the shipped kernel cache compiles (shared/kernel_cache.py).
+COMPILED = (_walk_forest_compiled, _walk_hyperplanes_compiled)
 
 
 def score_hyperplanes(

@@ -118,6 +118,8 @@ def _weighted_sums(
 
 
 _weighted_sums_compiled = _compile(_weighted_sums)
+# What the shipped kernel cache compiles (shared/kernel_cache.py).
+COMPILED = (_weighted_sums_compiled,)
 
 
 def weighted_sums(

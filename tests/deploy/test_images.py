@@ -43,6 +43,15 @@ def test_serving_image_has_no_h2o_and_no_dagster() -> None:
     assert training["h2o"] == pinned_versions().h2o_version
 
 
+def test_serving_image_compiles_the_kernels_it_will_run() -> None:
+    """numba keys its cache by the kernels' source: compiled after they are copied, not before."""
+    steps = (DOCKER / "serving.Dockerfile").read_text()
+    compile_at = steps.index('converge mojo compile-cache --dir "${CONVERGE_SERVING_KERNEL_CACHE}"')
+    assert steps.index("COPY shared ./shared") < compile_at
+    assert "CONVERGE_SERVING_KERNEL_CACHE=/opt/converge/numba-kernels" in steps
+    assert "NUMBA_CACHE_DIR=/tmp/numba" in steps  # writable in the pod: its tmp emptyDir
+
+
 def _entrypoint_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
     # The image puts the venv's console scripts (converge) and python first on PATH.

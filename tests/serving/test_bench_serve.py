@@ -32,7 +32,10 @@ def test_bench_serve_smoke_run_prints_every_figure(
     assert result.exit_code == 0, result.output
     out = result.output
     assert "cores: " in out and "workers: 2" in out
-    assert re.search(rf"cold start to /ready \(1 worker\): {FIGURE} s", out)
+    span = rf"{FIGURE}-{FIGURE} s"
+    cold = rf"compiling the kernels {span} \(CPU {span}; kernels compiled: \[1\]\), with the"
+    assert re.search(rf"cold start to /ready \(1 worker, empty NUMBA_CACHE_DIR.*{cold}", out)
+    assert "; kernels compiled: [0]); shipped/compiling" in out and "(excludes: " in out
     assert re.search(rf"/v1/predict {FIGURE} req/s .*; ratio {FIGURE}", out)
     assert re.search(rf"/health {FIGURE} ms, /v1/predict {FIGURE} ms \(CPU ratio", out)
     assert re.search(rf"20 open connections .* non-2xx 0, .* p99 {FIGURE} ms", out)
