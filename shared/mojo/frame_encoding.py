@@ -1,7 +1,8 @@
 """Encoding of pandas frames for `MojoModel.predict`, with the value readers of `encoding`.
 
 Small frames go through those plain-Python readers; large text columns (a CSV read as text) go
-through pyarrow's compute kernels instead, which read them the same way at C speed.
+through pyarrow's compute kernels and `decimal_text`'s parser instead, which read them the same
+way at C speed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.input_values import MISSING_TOKENS, PLAIN_DECIMAL_PATTERN
+from shared.input_values import MISSING_TOKENS
+from shared.mojo.decimal_text import parse_plain_decimals
 from shared.mojo.encoding import RowEncoder, look_up_levels, parse_numbers, require_offsets
 from shared.mojo.errors import MojoInputError
 from shared.mojo.scorer import FloatArray
@@ -34,7 +36,7 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
         values = _column(frame, name)
         text = _arrow_text(values)
         if lookup is None:
-            parsed = None if text is None else _arrow_numeric(text)
+            parsed = None if text is None else parse_plain_decimals(text)
             rows[:, index] = _numeric(values, name) if parsed is None else parsed
         elif text is not None and domain is not None:
             rows[:, index] = _arrow_levels(text, pa.array(domain), encoder.unseen)
@@ -57,7 +59,7 @@ def _offsets(frame: pd.DataFrame, name: str, present: set[Any]) -> FloatArray:
         return np.full(len(frame), np.nan)
     values = _column(frame, name)
     text = _arrow_text(values)
-    parsed = None if text is None else _arrow_numeric(text)
+    parsed = None if text is None else parse_plain_decimals(text)
     return _numeric(values, name) if parsed is None else parsed
 
 
@@ -83,16 +85,6 @@ def _arrow_text(values: Any) -> pa.Array | None:
     missing = pc.is_in(array, value_set=_ARROW_MISSING.cast(array.type))
     cleaned: pa.Array = pc.if_else(missing, pa.scalar(None, array.type), array)
     return cleaned
-
-
-def _arrow_numeric(text: pa.Array) -> FloatArray | None:
-    # Arrow's cast reads plain decimals exactly as Double.parseDouble does; anything else (Java's
-    # suffixes, NaN, hex, a bad value to name) goes through the row-by-row reader.
-    if not pc.all(pc.match_substring_regex(text, f"^{PLAIN_DECIMAL_PATTERN}$")).as_py():
-        return None
-    parsed = pc.cast(text, pa.float64())
-    result: FloatArray = parsed.to_numpy(zero_copy_only=False)
-    return result
 
 
 def _arrow_levels(text: pa.Array, levels: pa.Array, unseen: float) -> FloatArray:

@@ -22,7 +22,8 @@ from shared.mojo.forest import Forest
 log = logging.getLogger(__name__)
 
 
-def _compile(function: Callable[..., Any]) -> Any:
+def compile_nogil(function: Callable[..., Any]) -> Any:
+    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable."""
     try:
         return njit(nogil=True, cache=True)(function)
     except RuntimeError as error:  # "cannot cache function ...: no locator available"
@@ -33,6 +34,7 @@ def _compile(function: Callable[..., Any]) -> Any:
 def _walk_forest(
     x: npt.NDArray[np.float64],
     col: npt.NDArray[np.int32],
+    plain: npt.NDArray[np.bool_],
     equal: npt.NDArray[np.int8],
     na_vs_rest: npt.NDArray[np.bool_],
     leftward: npt.NDArray[np.bool_],
@@ -59,6 +61,9 @@ def _walk_forest(
             while col[node] >= 0:
                 c = col[node]
                 d = x[row, c]
+                if plain[node] and d == d:  # a number against a threshold: most splits
+                    node = right[node] if d >= split[node] else left[node]
+                    continue
                 if not na_vs_rest[node] and equal[node] != 0:
                     current = node
                 go_na = np.isnan(d)
@@ -89,7 +94,7 @@ def _walk_forest(
                 out[row, k] += value[node]
 
 
-_walk_forest_compiled = _compile(_walk_forest)
+_walk_forest_compiled = compile_nogil(_walk_forest)
 
 
 def score_forest(
@@ -99,6 +104,7 @@ def score_forest(
     _walk_forest_compiled(
         np.ascontiguousarray(x, dtype=np.float64),
         forest.col,
+        forest.plain,
         forest.equal,
         forest.na_vs_rest,
         forest.leftward,
@@ -143,7 +149,7 @@ def _walk_hyperplanes(
         out[row] = total
 
 
-_walk_hyperplanes_compiled = _compile(_walk_hyperplanes)
+_walk_hyperplanes_compiled = compile_nogil(_walk_hyperplanes)
 
 
 def score_hyperplanes(
