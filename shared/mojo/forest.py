@@ -68,16 +68,10 @@ class ForestBuilder:
 
     def build(self, domain_sizes: list[int]) -> Forest:
         """Freeze into contiguous arrays; `domain_sizes[c]` is -1 for a numeric column."""
-        col = np.asarray(self.col, dtype=np.int32)
-        equal = np.asarray(self.equal, dtype=np.int8)
-        na_vs_rest = np.asarray(self.na_vs_rest, dtype=np.bool_)
-        sizes = np.asarray(domain_sizes, dtype=np.int64)
-        numeric_column = (col >= 0) & (sizes[np.maximum(col, 0)] < 0) if len(sizes) else col >= 0
         return Forest(
-            col=col,
-            plain=numeric_column & (equal == 0) & ~na_vs_rest,
-            equal=equal,
-            na_vs_rest=na_vs_rest,
+            col=np.asarray(self.col, dtype=np.int32),
+            equal=np.asarray(self.equal, dtype=np.int8),
+            na_vs_rest=np.asarray(self.na_vs_rest, dtype=np.bool_),
             leftward=np.asarray(self.leftward, dtype=np.bool_),
             split=np.asarray(self.split, dtype=np.float64),
             bits_start=np.asarray(self.bits_start, dtype=np.int64),
@@ -89,7 +83,7 @@ class ForestBuilder:
             bits=np.frombuffer(bytes(self.bits) or b"\0", dtype=np.uint8).copy(),
             roots=np.asarray(self.roots, dtype=np.int32),
             outputs=np.asarray(self.outputs, dtype=np.int32),
-            domain_sizes=sizes,
+            domain_sizes=np.asarray(domain_sizes, dtype=np.int64),
         )
 
     def _append(
@@ -123,8 +117,6 @@ class Forest:
     """Immutable node arrays (read-only after load, so safe to score from many threads)."""
 
     col: npt.NDArray[np.int32]
-    # A split of a numeric column on a threshold (the kernel's fast path for a non-missing value).
-    plain: npt.NDArray[np.bool_]
     equal: npt.NDArray[np.int8]
     na_vs_rest: npt.NDArray[np.bool_]
     leftward: npt.NDArray[np.bool_]

@@ -34,7 +34,6 @@ def compile_nogil(function: Callable[..., Any]) -> Any:
 def _walk_forest(
     x: npt.NDArray[np.float64],
     col: npt.NDArray[np.int32],
-    plain: npt.NDArray[np.bool_],
     equal: npt.NDArray[np.int8],
     na_vs_rest: npt.NDArray[np.bool_],
     leftward: npt.NDArray[np.bool_],
@@ -61,9 +60,6 @@ def _walk_forest(
             while col[node] >= 0:
                 c = col[node]
                 d = x[row, c]
-                if plain[node] and d == d:  # a number against a threshold: most splits
-                    node = right[node] if d >= split[node] else left[node]
-                    continue
                 if not na_vs_rest[node] and equal[node] != 0:
                     current = node
                 go_na = np.isnan(d)
@@ -104,7 +100,6 @@ def score_forest(
     _walk_forest_compiled(
         np.ascontiguousarray(x, dtype=np.float64),
         forest.col,
-        forest.plain,
         forest.equal,
         forest.na_vs_rest,
         forest.leftward,
