@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shared.input_values import MISSING_TOKENS
 from shared.mojo.kernel import compile_nogil
 from shared.mojo.scorer import FloatArray
 
@@ -26,6 +27,10 @@ _PARSED, _NOT_PLAIN, _SLOW = 0, 1, 2
 _MAX_EXACT = 2**53
 _MAX_DIGITS = 17  # accumulated digits: enough to exceed 2^53, too few to overflow int64
 _POWERS = np.array([10.0**k for k in range(23)])
+_MISSING_TOKENS = (
+    np.frombuffer(b"".join(token.encode() for token in sorted(MISSING_TOKENS)) or b"\0", np.uint8),
+    np.cumsum([0, *(len(token.encode()) for token in sorted(MISSING_TOKENS))], dtype=np.int64),
+)
 _ZERO, _NINE = ord("0"), ord("9")
 _PLUS, _MINUS, _DOT = ord("+"), ord("-"), ord(".")
 _E, _E_UPPER = ord("e"), ord("E")
@@ -92,20 +97,46 @@ def _parse_one(
     return _PARSED, -value if negative else value
 
 
+def _is_token(
+    data: npt.NDArray[np.uint8],
+    start: int,
+    stop: int,
+    tokens: npt.NDArray[np.uint8],
+    token_offsets: npt.NDArray[np.int64],
+) -> bool:
+    for token in range(token_offsets.shape[0] - 1):
+        first, last = token_offsets[token], token_offsets[token + 1]
+        if last - first == stop - start:
+            same = True
+            for i in range(last - first):
+                if data[start + i] != tokens[first + i]:
+                    same = False
+                    break
+            if same:
+                return True
+    return False
+
+
 def _parse_column(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64],
     valid: npt.NDArray[np.bool_],
-    powers: npt.NDArray[np.float64],
+    missing_tokens: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]],
     out: npt.NDArray[np.float64],
     slow: npt.NDArray[np.bool_],
 ) -> bool:
+    tokens, token_offsets = missing_tokens
     for row in range(out.shape[0]):
         if not valid[row]:
             out[row] = np.nan
             continue
-        status, value = _parse_one_compiled(data, offsets[row], offsets[row + 1], powers)
+        start, stop = offsets[row], offsets[row + 1]
+        status, value = _parse_one_compiled(data, start, stop, _POWERS)
         if status == _NOT_PLAIN:
+            # No missing token is a plain decimal, so they are looked for only here.
+            if _is_token_compiled(data, start, stop, tokens, token_offsets):
+                out[row] = np.nan
+                continue
             return False
         slow[row] = status == _SLOW
         out[row] = value
@@ -113,11 +144,13 @@ def _parse_column(
 
 
 _parse_one_compiled = compile_nogil(_parse_one)
+_is_token_compiled = compile_nogil(_is_token)
 _parse_column_compiled = compile_nogil(_parse_column)
 
 
 def parse_plain_decimals(text: pa.Array) -> FloatArray | None:
-    """`text` (nulls are missing) as float64, or None if a value is not a plain decimal."""
+    """`text` as float64 (nulls and PredictCsv's missing tokens: NaN), or None if a value is
+    neither missing nor a plain decimal."""
     validity, offsets_buffer, data_buffer = text.buffers()[:3]
     offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[text.offset :][: len(text) + 1]
@@ -125,7 +158,7 @@ def parse_plain_decimals(text: pa.Array) -> FloatArray | None:
     valid = _valid(text, validity)
     out = np.empty(len(text))
     slow = np.zeros(len(text), dtype=np.bool_)
-    if not _parse_column_compiled(data, offsets, valid, _POWERS, out, slow):
+    if not _parse_column_compiled(data, offsets, valid, _MISSING_TOKENS, out, slow):
         return None
     if slow.any():
         # Many digits or a large exponent: arrow's correctly rounded cast, for those rows only.

@@ -34,11 +34,12 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
         if name not in present:
             continue
         values = _column(frame, name)
-        text = _arrow_text(values)
+        strings = _arrow_strings(values)
         if lookup is None:
-            parsed = None if text is None else parse_plain_decimals(text)
+            parsed = None if strings is None else parse_plain_decimals(strings)
             rows[:, index] = _numeric(values, name) if parsed is None else parsed
-        elif text is not None and domain is not None:
+        elif strings is not None and domain is not None:
+            text = _without_missing(strings)
             rows[:, index] = _arrow_levels(text, pa.array(domain), encoder.unseen)
         else:
             rows[:, index] = look_up_levels(values.tolist(), lookup, encoder.unseen)
@@ -58,8 +59,8 @@ def _offsets(frame: pd.DataFrame, name: str, present: set[Any]) -> FloatArray:
     if name not in present:
         return np.full(len(frame), np.nan)
     values = _column(frame, name)
-    text = _arrow_text(values)
-    parsed = None if text is None else parse_plain_decimals(text)
+    strings = _arrow_strings(values)
+    parsed = None if strings is None else parse_plain_decimals(strings)
     return _numeric(values, name) if parsed is None else parsed
 
 
@@ -73,8 +74,8 @@ def _numeric(values: Any, name: str) -> FloatArray:
     return parse_numbers(values.tolist(), name)
 
 
-def _arrow_text(values: Any) -> pa.Array | None:
-    # Large string columns backed by (or convertible to) arrow, with the missing tokens as nulls.
+def _arrow_strings(values: Any) -> pa.Array | None:
+    # Large string columns backed by (or convertible to) arrow.
     if len(values) < ARROW_MIN_ROWS or not hasattr(values, "__arrow_array__"):
         return None
     array = pa.array(values)
@@ -82,6 +83,11 @@ def _arrow_text(values: Any) -> pa.Array | None:
         array = array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
+    return array
+
+
+def _without_missing(array: pa.Array) -> pa.Array:
+    # The missing tokens as nulls.
     missing = pc.is_in(array, value_set=_ARROW_MISSING.cast(array.type))
     cleaned: pa.Array = pc.if_else(missing, pa.scalar(None, array.type), array)
     return cleaned

@@ -43,6 +43,16 @@ def test_leaves_anything_else_to_the_java_reader(text: str) -> None:
     assert parse_plain_decimals(pa.array(["1", text])) is None
 
 
+def test_missing_tokens_and_nulls_are_nan() -> None:
+    texts = ["1.5", "", "NA", "N/A", "-", None, "-2"]
+    np.testing.assert_array_equal(
+        parse_plain_decimals(pa.array(texts)), [1.5, np.nan, np.nan, np.nan, np.nan, np.nan, -2.0]
+    )
+    # Only the exact tokens: a near miss is not missing, and not a decimal either.
+    for near in ("na", "N/A ", "--", " "):
+        assert parse_plain_decimals(pa.array(["1", near])) is None
+
+
 def test_nulls_are_missing_in_slices_and_large_strings() -> None:
     sliced = pa.array(["7", "1", None, "2.5"]).slice(1)
     np.testing.assert_array_equal(parse_plain_decimals(sliced), [1.0, np.nan, 2.5])
