@@ -143,8 +143,8 @@ def _check_values(tensor: TensorIn, data: list[Any], expected: str) -> None:
         raise OipError(f"input '{name}': values must be finite numbers")
 
 
-def decode_inputs(request: InferRequest, model: LoadedModel, max_rows: int) -> list[dict[str, Any]]:
-    """The request's tensors as one feature row per tensor row (after every check)."""
+def decode_inputs(request: InferRequest, model: LoadedModel, max_rows: int) -> dict[str, list[Any]]:
+    """The request's tensors as feature columns by name, all of one length (after every check)."""
     columns = set(model.mojo.columns)
     named: dict[str, list[Any]] = {}
     for tensor in request.inputs:
@@ -168,8 +168,7 @@ def decode_inputs(request: InferRequest, model: LoadedModel, max_rows: int) -> l
         raise OipError(
             f"inputs: {rows} rows; at most {max_rows} per request (CONVERGE_SERVING_BATCH_MAX_ROWS)"
         )
-    names = list(named)
-    return [dict(zip(names, values, strict=True)) for values in zip(*named.values(), strict=True)]
+    return named
 
 
 def requested_outputs(request: InferRequest, model: LoadedModel) -> list[str]:
@@ -192,9 +191,10 @@ def _plain(values: list[float]) -> list[float | None]:
 
 def infer(request: InferRequest, model: LoadedModel, max_rows: int) -> dict[str, Any]:
     """The inference response: one output tensor per requested prediction column."""
-    rows = decode_inputs(request, model, max_rows)
+    columns = decode_inputs(request, model, max_rows)
     wanted = requested_outputs(request, model)
-    preds = model.mojo.score_rows(rows)
+    # The tensors are columns already: no row mappings are built.
+    preds = model.mojo.score_columns(columns, len(next(iter(columns.values()))))
     mojo = model.mojo
     positions = {name: position for position, name in enumerate(mojo.output_columns)}
     outputs = []

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 # Every module holding @njit(cache=True) code; each lists its dispatchers as COMPILED.
-KERNEL_MODULES = ("shared.mojo.kernel", "shared.mojo.network_kernel")
+KERNEL_MODULES = ("shared.mojo.kernel", "shared.mojo.network_kernel", "shared.mojo.decimal_text")
 PORTABLE_CPU = "generic"
 MANIFEST = "converge-kernels.json"
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +167,9 @@ def compile_here() -> None:
 
 def warm_kernels() -> None:
     """Call every kernel with the argument types scoring passes (C-contiguous, writable arrays)."""
+    import pyarrow as pa
+
+    from shared.mojo.decimal_text import parse_plain_decimals
     from shared.mojo.forest import ForestBuilder
     from shared.mojo.kernel import score_forest, score_hyperplanes
     from shared.mojo.network_kernel import weighted_sums
@@ -179,6 +182,8 @@ def warm_kernels() -> None:
     leaf = np.ones(1, dtype=np.bool_)
     score_hyperplanes(np.zeros((1, 1)), nodes, nodes, (index, index), leaf, np.ones(1), index)
     weighted_sums(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), stripes=8, rectify=True)
+    for text_type in (pa.string(), pa.large_string()):  # 32- and 64-bit offsets
+        parse_plain_decimals(pa.array(["1.5"], type=text_type))
 
 
 def _dispatchers() -> Iterator[Any]:

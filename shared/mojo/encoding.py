@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _NAN = float("nan")
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})  # bool is refused, so not among them
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,24 @@ class RowEncoder:
 
     def encode_rows(self, rows: Sequence[Mapping[str, object]]) -> FloatArray:
         """Like `encode`, for rows given as mappings (keys by column name, extra keys ignored)."""
-        encoded = np.empty((len(rows), len(self.names) + (self.offset is not None)))
+        wanted = self.names if self.offset is None else (*self.names, self.offset)
+        columns = {name: [row.get(name) for row in rows] for name in wanted}
+        return self.encode_columns(columns, len(rows))
+
+    def encode_columns(self, columns: Mapping[str, Sequence[object]], count: int) -> FloatArray:
+        """Like `encode_rows`, for `count` rows given column by column (an absent one: missing)."""
+        encoded = np.full((count, len(self.names) + (self.offset is not None)), np.nan)
         for index, (name, lookup) in enumerate(zip(self.names, self.levels, strict=True)):
-            values = [row.get(name) for row in rows]
-            encoded[:, index] = (
-                parse_numbers(values, name)
-                if lookup is None
-                else look_up_levels(values, lookup, self.unseen)
-            )
+            values = columns.get(name)
+            if values is not None:
+                encoded[:, index] = (
+                    parse_numbers(values, name)
+                    if lookup is None
+                    else look_up_levels(values, lookup, self.unseen)
+                )
         if self.offset is not None:
-            encoded[:, -1] = require_offsets(
-                parse_numbers([row.get(self.offset) for row in rows], self.offset), self.offset
-            )
+            offsets = columns.get(self.offset, [None] * count)
+            encoded[:, -1] = require_offsets(parse_numbers(offsets, self.offset), self.offset)
         return encoded
 
 
@@ -87,6 +94,10 @@ def _lookup(domain: list[str]) -> dict[str, float]:
 
 def parse_numbers(values: Sequence[Any], name: str) -> FloatArray:
     """Numeric column values (numbers, numeric text, missing tokens) as float64; NaN = missing."""
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        # A JSON batch: numpy reads None as NaN and an int as float() does, in one C loop.
+        plain: FloatArray = np.array(values, dtype=np.float64)
+        return plain
     out = np.empty(len(values))
     for position, value in enumerate(values):
         number = _number(value)

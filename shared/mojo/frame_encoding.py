@@ -1,7 +1,8 @@
 """Encoding of pandas frames for `MojoModel.predict`, with the value readers of `encoding`.
 
 Small frames go through those plain-Python readers; large text columns (a CSV read as text) go
-through pyarrow's compute kernels instead, which read them the same way at C speed.
+through pyarrow's compute kernels and `decimal_text`'s parser instead, which read them the same
+way at C speed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.input_values import MISSING_TOKENS, PLAIN_DECIMAL_PATTERN
+from shared.input_values import MISSING_TOKENS
+from shared.mojo.decimal_text import parse_plain_decimals
 from shared.mojo.encoding import RowEncoder, look_up_levels, parse_numbers, require_offsets
 from shared.mojo.errors import MojoInputError
 from shared.mojo.scorer import FloatArray
@@ -32,11 +34,12 @@ def encode_frame(encoder: RowEncoder, frame: pd.DataFrame) -> FloatArray:
         if name not in present:
             continue
         values = _column(frame, name)
-        text = _arrow_text(values)
+        strings = _arrow_strings(values)
         if lookup is None:
-            parsed = None if text is None else _arrow_numeric(text)
+            parsed = None if strings is None else parse_plain_decimals(strings)
             rows[:, index] = _numeric(values, name) if parsed is None else parsed
-        elif text is not None and domain is not None:
+        elif strings is not None and domain is not None:
+            text = _without_missing(strings)
             rows[:, index] = _arrow_levels(text, pa.array(domain), encoder.unseen)
         else:
             rows[:, index] = look_up_levels(values.tolist(), lookup, encoder.unseen)
@@ -56,8 +59,8 @@ def _offsets(frame: pd.DataFrame, name: str, present: set[Any]) -> FloatArray:
     if name not in present:
         return np.full(len(frame), np.nan)
     values = _column(frame, name)
-    text = _arrow_text(values)
-    parsed = None if text is None else _arrow_numeric(text)
+    strings = _arrow_strings(values)
+    parsed = None if strings is None else parse_plain_decimals(strings)
     return _numeric(values, name) if parsed is None else parsed
 
 
@@ -71,8 +74,8 @@ def _numeric(values: Any, name: str) -> FloatArray:
     return parse_numbers(values.tolist(), name)
 
 
-def _arrow_text(values: Any) -> pa.Array | None:
-    # Large string columns backed by (or convertible to) arrow, with the missing tokens as nulls.
+def _arrow_strings(values: Any) -> pa.Array | None:
+    # Large string columns backed by (or convertible to) arrow.
     if len(values) < ARROW_MIN_ROWS or not hasattr(values, "__arrow_array__"):
         return None
     array = pa.array(values)
@@ -80,19 +83,14 @@ def _arrow_text(values: Any) -> pa.Array | None:
         array = array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
+    return array
+
+
+def _without_missing(array: pa.Array) -> pa.Array:
+    # The missing tokens as nulls.
     missing = pc.is_in(array, value_set=_ARROW_MISSING.cast(array.type))
     cleaned: pa.Array = pc.if_else(missing, pa.scalar(None, array.type), array)
     return cleaned
-
-
-def _arrow_numeric(text: pa.Array) -> FloatArray | None:
-    # Arrow's cast reads plain decimals exactly as Double.parseDouble does; anything else (Java's
-    # suffixes, NaN, hex, a bad value to name) goes through the row-by-row reader.
-    if not pc.all(pc.match_substring_regex(text, f"^{PLAIN_DECIMAL_PATTERN}$")).as_py():
-        return None
-    parsed = pc.cast(text, pa.float64())
-    result: FloatArray = parsed.to_numpy(zero_copy_only=False)
-    return result
 
 
 def _arrow_levels(text: pa.Array, levels: pa.Array, unseen: float) -> FloatArray:

@@ -22,11 +22,12 @@ from shared.mojo.forest import Forest
 log = logging.getLogger(__name__)
 
 
-def _compile(function: Callable[..., Any]) -> Any:
+def compile_nogil(function: Callable[..., Any]) -> Any:
+    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable."""
     try:
         return njit(nogil=True, cache=True)(function)
     except RuntimeError as error:  # "cannot cache function ...: no locator available"
-        log.warning("numba cannot cache the forest kernel (%s); compiling in memory", error)
+        log.warning("numba cannot cache %s (%s); compiling in memory", function.__name__, error)
         return njit(nogil=True, cache=False)(function)
 
 
@@ -89,7 +90,7 @@ def _walk_forest(
                 out[row, k] += value[node]
 
 
-_walk_forest_compiled = _compile(_walk_forest)
+_walk_forest_compiled = compile_nogil(_walk_forest)
 
 
 def score_forest(
@@ -143,7 +144,7 @@ def _walk_hyperplanes(
         out[row] = total
 
 
-_walk_hyperplanes_compiled = _compile(_walk_hyperplanes)
+_walk_hyperplanes_compiled = compile_nogil(_walk_hyperplanes)
 # What the shipped kernel cache compiles (shared/kernel_cache.py).
 COMPILED = (_walk_forest_compiled, _walk_hyperplanes_compiled)
 

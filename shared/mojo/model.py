@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,16 +104,18 @@ class MojoModel(ModelMetadata):
         """genmodel's `preds` for rows given as mappings: label index, then class probabilities."""
         return self.scorer.score(self.encoder.encode_rows(rows))
 
+    def score_columns(self, columns: Mapping[str, Sequence[object]], count: int) -> FloatArray:
+        """`score_rows` for `count` rows given column by column (an absent column: missing)."""
+        return self.scorer.score(self.encoder.encode_columns(columns, count))
+
     def predict_rows(self, rows: Sequence[Mapping[str, object]]) -> list[RowPrediction]:
         """`predict` without pandas, for a few rows: one dict of PredictCsv's columns per row."""
         preds = self.score_rows(rows)
-        if self.classes is None:
-            return [dict(zip(self.output_columns, row, strict=True)) for row in preds.tolist()]
-        classes, names = self.classes, self.output_columns
-        return [
-            {"predict": classes[int(row[0])], **dict(zip(names[1:], row[1:], strict=True))}
-            for row in preds.tolist()
-        ]
+        columns: list[list[float | str]] = preds.T.tolist()
+        if self.classes is not None:
+            columns[0] = list(map(self.classes.__getitem__, preds[:, 0].astype(np.intp).tolist()))
+        # map/zip instead of a comprehension: a third of the time on 10,000 rows.
+        return list(map(dict, map(zip, repeat(self.output_columns), zip(*columns, strict=True))))
 
 
 def output_columns(classes: list[str] | None) -> list[str]:

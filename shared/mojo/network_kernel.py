@@ -11,27 +11,14 @@ input value loaded once for four accumulators).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
-log = logging.getLogger(__name__)
+from shared.mojo.kernel import compile_nogil
 
 FloatArray = npt.NDArray[np.float64]
 
 _ROW_BLOCK = 64  # rows per pass: 4 neurons x 8 partial sums x 64 rows (16 KB) stay in L1
-
-
-def _compile(function: Callable[..., Any]) -> Any:
-    try:
-        return njit(nogil=True, cache=True, boundscheck=False)(function)
-    except RuntimeError as error:  # "cannot cache function ...: no locator available"
-        log.warning("numba cannot cache the network kernel (%s); compiling in memory", error)
-        return njit(nogil=True, cache=False, boundscheck=False)(function)
 
 
 def _weighted_sums(
@@ -117,7 +104,7 @@ def _weighted_sums(
                         total[row] = 0.5 * (total[row] + abs(total[row]))
 
 
-_weighted_sums_compiled = _compile(_weighted_sums)
+_weighted_sums_compiled = compile_nogil(_weighted_sums)
 # What the shipped kernel cache compiles (shared/kernel_cache.py).
 COMPILED = (_weighted_sums_compiled,)
 

@@ -15,6 +15,7 @@ from shared.mojo import MojoInputError, load_mojo
 from shared.mojo.frame_encoding import ARROW_MIN_ROWS
 from shared.mojo.model import MojoModel
 from tests.handmade_mojo import COEFFICIENTS, write_glm_mojo
+from tests.mojo.test_decimal_text import random_decimals
 
 
 @pytest.fixture
@@ -49,6 +50,14 @@ def test_small_and_large_inputs_read_values_alike(glm: MojoModel) -> None:
     truth = np.array([expected(c, s) for c, s in zip(frame["colour"], frame["size"], strict=True)])
     np.testing.assert_array_equal(small, truth)
     np.testing.assert_array_equal(large, truth)
+
+
+def test_large_frames_of_plain_decimals_read_like_small_ones(glm: MojoModel) -> None:
+    sizes = random_decimals(ARROW_MIN_ROWS * 4)  # all plain: the compiled parser reads them
+    frame = pd.DataFrame({"colour": ["red"] * len(sizes), "size": sizes}, dtype="str")
+    large = glm.predict(frame)["predict"].to_numpy()
+    small = [glm.predict(frame.iloc[i : i + 1])["predict"].iloc[0] for i in range(len(sizes))]
+    np.testing.assert_array_equal(large, small)
 
 
 @pytest.mark.parametrize("rows", [3, ARROW_MIN_ROWS * 2])

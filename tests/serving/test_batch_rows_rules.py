@@ -27,6 +27,12 @@ DOCUMENTS: list[Any] = [
     {"rows": [{"a": 1}], "extra": 1},
     {},
     [],
+    # Mixed batches, as the C-loop check sees them: valid (floats whose sum overflows), then a
+    # bad value after good ones of other types.
+    {"rows": [{"a": 1e308, "b": None}, {"a": 1e308, "b": True}]},
+    {"rows": [{"a": 1.5, "b": "x"}, {"a": 2**63, "b": None}]},
+    {"rows": [{"a": 1.5, "b": 2}, {"c": "ok", "d": "x\u0000"}]},
+    {"rows": [{"a": 1.5}, [1]]},
 ]
 
 

@@ -8,6 +8,7 @@ micro-batcher. The body limit of these routes is CONVERGE_SERVING_BATCH_MAX_BODY
 
 from __future__ import annotations
 
+from itertools import compress, count
 from typing import Any
 
 import orjson
@@ -51,13 +52,14 @@ def score_body(body: bytes, model: LoadedModel, max_rows: int) -> bytes:
         )
     rows = feature_rows(document)
     columns = model.mojo.columns
-    for index, row in enumerate(rows):
-        if row.keys().isdisjoint(columns):
-            # As for one inline vector: a row naming nothing the model reads is a mistake.
-            raise MojoInputError(
-                f"rows.{index} names no column of champion model_version {model.model_version} "
-                f"(it reads: {', '.join(columns)})"
-            )
+    # As for one inline vector: a row naming nothing the model reads is a mistake.
+    naming_nothing = map(frozenset(columns).isdisjoint, rows)
+    index = next(compress(count(), naming_nothing), None)
+    if index is not None:
+        raise MojoInputError(
+            f"rows.{index} names no column of champion model_version {model.model_version} "
+            f"(it reads: {', '.join(columns)})"
+        )
     # PredictCsv's rows as the runtime returns them: orjson writes NaN as null, as score_rows'
     # per-row copy would, without that copy (a tenth of the time of 10,000 rows).
     document = {"model_version": model.model_version, "predictions": model.mojo.predict_rows(rows)}
