@@ -15,9 +15,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from dagster import DagsterInstance
 
 BACKFILL_INTERVAL_SECONDS = 1
 STOP_TIMEOUT_SECONDS = 30
@@ -62,6 +65,26 @@ def running_daemon(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def wait_until_iterating(
+    instance: DagsterInstance, daemon_type: str, since: float, timeout_seconds: float = 300
+) -> None:
+    """Block until `daemon_type` (e.g. BACKFILL) of a daemon started after `since` has iterated.
+
+    A daemon writes its first heartbeat when its first iteration begins. A start-up (loading the
+    code location) takes seconds to a minute, which a benchmark must not count as the pickup.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        beat = instance.get_daemon_heartbeats().get(daemon_type)
+        if beat is not None and beat.timestamp >= since:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"dagster-daemon's {daemon_type} did not start within {timeout_seconds} s"
+            )
+        time.sleep(0.2)
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import psutil
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
-from assets.daemon import running_daemon
+from assets.daemon import running_daemon, wait_until_iterating
 from assets.definitions import defs
 from assets.h2o_training import train_candidate, upload_frames
 from assets.leaderboard import CandidateResult, latest_candidates
@@ -215,6 +215,8 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
                 PeakMemory(jvm_pids) as memory,
                 running_daemon(home, WORKSPACE, env, root / "daemon.log"),
             ):
+                # A deployed daemon runs all the time: its start-up is not the fan-out's pickup.
+                wait_until_iterating(instance, "BACKFILL", since=time.time())
                 result = train_all(
                     instance,
                     pool_limit=limit,

@@ -19,7 +19,7 @@ from dagster import (
 from dagster._core.execution.backfill import BulkActionStatus
 
 from assets.automation import candidate_fanout_sensor
-from assets.daemon import running_daemon
+from assets.daemon import running_daemon, wait_until_iterating
 from assets.definitions import defs
 from assets.fanout import (
     FanoutWaitTimeoutError,
@@ -137,8 +137,10 @@ def test_the_daemon_picks_a_new_backfill_up_within_seconds(
     home = training_environment.dagster_home
     # Dagster fails an empty backfill at its first iteration ("At least one run should be
     # requested"): the moment it leaves REQUESTED is the moment the daemon picked it up.
+    started = time.time()
     with running_daemon(home, WORKSPACE, training_environment.env, tmp_path / "daemon.log"):
-        # Picked up once the daemon is up; the next iteration comes a moment later.
+        wait_until_iterating(instance, "BACKFILL", since=started)
+        # Picked up at the next iteration; the one after it comes a moment later.
         first = launch_candidate_backfill(instance, [])
         wait_for_backfill(instance, first, timeout_seconds=300, poll_seconds=0.1)
         second = launch_candidate_backfill(instance, [])
@@ -147,6 +149,14 @@ def test_the_daemon_picks_a_new_backfill_up_within_seconds(
         picked_up = time.monotonic() - started
     assert outcome.status == BulkActionStatus.FAILED
     assert picked_up < 10
+
+
+def test_waiting_for_a_daemon_that_is_not_running_times_out(
+    training_environment: TrainingEnvironment,
+) -> None:
+    expected = r"dagster-daemon's BACKFILL did not start within 0\.3 s"
+    with pytest.raises(TimeoutError, match=expected):
+        wait_until_iterating(training_environment.instance, "BACKFILL", time.time(), 0.3)
 
 
 def test_wait_for_champion_names_the_cause_of_a_failed_champion_run(
