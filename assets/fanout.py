@@ -2,8 +2,10 @@
 
 The backfill policy makes each run train several configs back to back, so the `h2o_training` pool's
 N slots are covered by about N runs and a run's start-up (process, imports, H2O connection, frame
-upload) is paid once per run instead of once per config. The sensor and `converge demo` both launch
-the fan-out as this backfill; the backfill daemon splits it into runs and the pool admits them.
+upload) is paid once per run instead of once per config; `TrainingPolicy.configs_per_run` sets the
+configs per run instead (more runs than slots: the pool queues the rest). The sensor and `converge
+demo` both launch the fan-out as this backfill; the backfill daemon splits it into runs and the
+pool admits them.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ def partitions_per_run(configs: int, pool_limit: int) -> int:
 
 
 def candidate_backfill_policy(policy: TrainingPolicy) -> BackfillPolicy:
-    """Split a fan-out of the policy's config matrix into `concurrency_limit()` runs.
+    """Runs of `configs_per_run` configs; unset: the matrix split into `concurrency_limit()` runs.
 
     Read when the code location loads. An unreadable matrix must not take the whole code location
     down (`model_configs` fails on it with the file and entry named), so it falls back to Dagster's
     default of one config per run, with a warning.
     """
+    if policy.configs_per_run is not None:
+        return BackfillPolicy.multi_run(policy.configs_per_run)
     try:
         configs = len(load_model_configs(policy.configs_path()))
     except ModelConfigError as exc:

@@ -2,12 +2,13 @@
 
 Trains C small configs (default 50) as the fan-out backfill (`assets.fanout`): its policy packs
 them into about N runs with `h2o_training` limited to N = floor(node_memory / task_memory). Reports
-utilization = busy time / (N x wall time) over the fan-out phase (goal >= 0.8), where a config's
+utilization = busy time / (N x wall time), goal >= 0.8, twice: with the wall time from the first
+run's start to the last run's end (excludes the wait for the backfill daemon and the runs' launch),
+and with it counted from the backfill's creation (includes them: what a user waits for). A config's
 busy time runs from the start of its H2O training to its stored MOJO (training, export, parity
-check, upload to the store) and the wall time from the first run's start to the last run's end;
-the same with training alone, with the wall time counted from the backfill's creation, and for
-whole runs (slot occupancy); where the runs' idle time goes; and the peak resident memory of every
-process involved (sampled).
+check, upload to the store). Also: how long the daemon took to queue the first run and that run to
+start, the same utilization with training alone, whole runs (slot occupancy), where the runs' idle
+time goes, and the peak resident memory of every process involved (sampled).
 The same-run baseline trains the same configs one after another in this process on the same H2O
 cluster, without Dagster.
 
@@ -33,7 +34,7 @@ import psutil
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
-from assets.daemon import running_daemon
+from assets.daemon import running_daemon, wait_until_iterating
 from assets.definitions import defs
 from assets.h2o_training import train_candidate, upload_frames
 from assets.leaderboard import CandidateResult, latest_candidates
@@ -111,8 +112,9 @@ def h2o_cluster(node_memory: str) -> Iterator[tuple[str, list[int]]]:
 
 @dataclass(frozen=True)
 class RunTimeline:
-    """One run of the fan-out: its start and end, and the busy spans of the configs it trained."""
+    """One run of the fan-out: its creation, start and end, and its configs' busy spans."""
 
+    created: float
     start: float
     end: float
     busy: list[tuple[float, float]]
@@ -134,7 +136,8 @@ def run_timelines(
             for p in partitions
             if p in trainings
         ]
-        timelines.append(RunTimeline(record.start_time, record.end_time, sorted(busy)))
+        created = record.create_timestamp.timestamp()
+        timelines.append(RunTimeline(created, record.start_time, record.end_time, sorted(busy)))
     return timelines
 
 
@@ -212,6 +215,8 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
                 PeakMemory(jvm_pids) as memory,
                 running_daemon(home, WORKSPACE, env, root / "daemon.log"),
             ):
+                # A deployed daemon runs all the time: its start-up is not the fan-out's pickup.
+                wait_until_iterating(instance, "BACKFILL", since=time.time())
                 result = train_all(
                     instance,
                     pool_limit=limit,
@@ -228,24 +233,35 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
             instance.dispose()
     spans = [(t.start, t.end) for t in timelines]
     last_end = max(end for _, end in spans)
-    wall = last_end - min(start for start, _ in spans)
+    first_start = min(start for start, _ in spans)
+    wall = last_end - first_start
     from_launch = last_end - backfill.backfill_timestamp
+    first_queued = min(t.created for t in timelines)
     busy = sum(t.candidate_finished_at - t.training_started_at for t in trainings.values())
     training = sum(t.training_finished_at - t.training_started_at for t in trainings.values())
     occupied = sum(end - start for start, end in spans)
     utilization = busy / (limit * wall)
+    with_pickup = busy / (limit * from_launch)
     click.echo(
         f"configs: {configs} ({len(trainings)} succeeded) in {len(spans)} runs, "
         f"pool limit N = {limit}"
     )
     click.echo(f"fan-out wall time: {wall:.1f} s; serial in-process baseline: {baseline:.1f} s")
     click.echo(f"ratio baseline / fan-out wall: {baseline / wall:.2f}")
-    click.echo(f"utilization busy/(N x wall): {utilization:.3f} (goal >= {UTILIZATION_TARGET})")
-    click.echo(f"  H2O training alone/(N x wall): {training / (limit * wall):.3f}")
     click.echo(
-        f"  busy/(N x wall from backfill creation, {from_launch:.1f} s): "
-        f"{busy / (limit * from_launch):.3f}"
+        f"utilization busy/(N x wall): {utilization:.3f} (goal >= {UTILIZATION_TARGET}; "
+        "wall from the first run's start: excludes the daemon's pickup and the runs' launch)"
     )
+    click.echo(
+        f"utilization with the pickup, busy/(N x wall from the backfill's creation, "
+        f"{from_launch:.1f} s): {with_pickup:.3f} (goal >= {UTILIZATION_TARGET})"
+    )
+    click.echo(
+        f"  backfill creation to its first run queued (backfill daemon): "
+        f"{first_queued - backfill.backfill_timestamp:.2f} s; to the first run's start "
+        f"(run queue, launch, process start-up): {first_start - backfill.backfill_timestamp:.2f} s"
+    )
+    click.echo(f"  H2O training alone/(N x wall): {training / (limit * wall):.3f}")
     click.echo(f"run-slot occupancy runs/(N x wall): {occupied / (limit * wall):.3f}")
     idle = idle_breakdown(timelines)
     click.echo(f"idle seconds of the runs ({sum(idle.values()):.1f} s in all):")
@@ -254,3 +270,5 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
     click.echo(f"peak RSS of all processes: {memory.peak_bytes / 1024**3:.2f} GiB")
     if utilization < UTILIZATION_TARGET:
         click.echo("utilization below the goal: per-run start-up still outweighs the trainings")
+    if with_pickup < UTILIZATION_TARGET:
+        click.echo("utilization with the pickup below the goal: the launch outweighs the trainings")

@@ -16,6 +16,7 @@ from resources.training_policy import TrainingPolicy
 ENVIRONMENT_ENV = "CONVERGE_DAGSTER_ENV"
 NODE_MEMORY_ENV = "CONVERGE_NODE_MEMORY"
 TASK_MEMORY_ENV = "CONVERGE_TASK_MEMORY"
+CONFIGS_PER_RUN_ENV = "CONVERGE_CONFIGS_PER_RUN"
 # Both set the training pool limit in every environment (the README table shows these defaults).
 DEFAULT_NODE_MEMORY = {"local": "8g", "k8s": "32g"}
 DEFAULT_TASK_MEMORY = "4g"
@@ -31,11 +32,22 @@ def environment() -> str:
     return name
 
 
+def configs_per_run() -> int | None:
+    """CONVERGE_CONFIGS_PER_RUN as a whole number >= 1; unset or empty: None (one run per slot)."""
+    text = os.environ.get(CONFIGS_PER_RUN_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdecimal() or int(text) < 1:
+        raise ValueError(f"{CONFIGS_PER_RUN_ENV}={text!r}: expected a whole number >= 1")
+    return int(text)
+
+
 def get_training_policy() -> TrainingPolicy:
     """The environment's policy; CONVERGE_NODE_MEMORY / CONVERGE_TASK_MEMORY set its pool limit."""
     return TrainingPolicy(
         node_memory=os.environ.get(NODE_MEMORY_ENV, DEFAULT_NODE_MEMORY[environment()]),
         task_memory=os.environ.get(TASK_MEMORY_ENV, DEFAULT_TASK_MEMORY),
+        configs_per_run=configs_per_run(),
     )
 
 

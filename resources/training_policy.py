@@ -39,6 +39,11 @@ class TrainingPolicy(ConfigurableResource["TrainingPolicy"]):
     )
     node_memory: str = Field(default="8g", description="Memory of the training node.")
     task_memory: str = Field(default="4g", description="Memory one training needs.")
+    configs_per_run: int | None = Field(
+        default=None,
+        ge=1,
+        description="Configs one fan-out run trains back to back; unset: one run per pool slot.",
+    )
 
     def configs_path(self) -> Path:
         """The config matrix file this policy trains from."""

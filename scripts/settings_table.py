@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from resources.dagster_home import DAGSTER_DATABASE_ENV
 from resources.environments import (
+    CONFIGS_PER_RUN_ENV,
     DEFAULT_NODE_MEMORY,
     DEFAULT_TASK_MEMORY,
     ENVIRONMENT_ENV,
@@ -45,7 +46,13 @@ OTHER_SETTINGS: list[tuple[str, str, str]] = [
         NODE_MEMORY_ENV,
         f"{DEFAULT_NODE_MEMORY['local']} (k8s: {DEFAULT_NODE_MEMORY['k8s']})",
         "Memory for training; in every environment the `h2o_training` pool limit and the runs "
-        "of a fan-out = floor(node / task).",
+        f"of a fan-out (unless `{CONFIGS_PER_RUN_ENV}`) = floor(node / task).",
+    ),
+    (
+        CONFIGS_PER_RUN_ENV,
+        "unset",
+        "Configs a fan-out run trains back to back; unset: ceil(configs / pool limit), one run per "
+        "slot. Smaller: more runs than slots, the pool queues them.",
     ),
     ("CONVERGE_DAGSTER_IO_BUCKET", "unset", "k8s: S3 bucket of the Dagster IO manager."),
     (VERSIONS_FILE_ENV, "./versions.env", "The versions file the checks compare against."),

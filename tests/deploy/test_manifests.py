@@ -235,6 +235,9 @@ def test_dagster_pieces_fit_together() -> None:
     assert parse_size(limits["memory"]) == parse_size(task_memory)
     daemon = _find("Deployment", "dagster-daemon")
     assert daemon["spec"]["replicas"] == 1
+    # The daemon with converge's backfill interval, as `converge demo` runs it (assets/daemon.py).
+    (container,) = daemon["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:4] == ["python", "-m", "assets.daemon", "run"]
 
 
 def _secret_keys(name: str) -> set[str]:

@@ -1,9 +1,9 @@
 """The training graph end to end on real H2O, PostgreSQL and dagster-daemon (BA-PROC-04/05/06).
 
 Seven configs are fanned out as one asset backfill under a pool limit of 2: six valid ones and one
-with an invalid hyperparameter. The backfill policy packs them into two runs (4 + 3 configs), and
-the champion follows through its automation condition. One pipeline run is shared by the
-assertions below (module fixture).
+with an invalid hyperparameter. Two configs per run (CONVERGE_CONFIGS_PER_RUN) make four runs for
+two slots, so the pool must hold two runs back; the champion follows through its automation
+condition. One pipeline run is shared by the assertions below (module fixture).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
-    DagsterRunStatus,
     RunsFilter,
 )
 from dagster._core.execution.backfill import BulkActionStatus
@@ -31,6 +30,7 @@ from assets.daemon import running_daemon
 from assets.leaderboard import CandidateResult, latest_candidates
 from assets.model_configs import model_config_partitions
 from assets.pipeline import PipelineResult, train_all
+from resources.environments import CONFIGS_PER_RUN_ENV
 from shared.artifacts import open_artifact_store
 from shared.db.connection import with_database
 from shared.mojo import load_mojo
@@ -76,7 +76,7 @@ def fanout(
     migrated_template: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FanOut]:
-    """Run the whole graph once with seven configs and a training pool limit of 2."""
+    """Run the whole graph once with seven configs, two per run, and a training pool limit of 2."""
     tmp = tmp_path_factory.mktemp("fanout")
     name = f"converge_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -96,6 +96,7 @@ def fanout(
         "CONVERGE_HOME": str(tmp / "converge"),
         "CONVERGE_MODEL_CONFIGS": str(matrix),
         "DAGSTER_HOME": str(home),
+        CONFIGS_PER_RUN_ENV: "2",
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -132,11 +133,12 @@ def test_max_overlap_counts_concurrent_intervals() -> None:
     assert max_overlap([(0, 5), (1, 4), (2, 3)]) == 3
 
 
-def test_two_runs_cover_the_matrix_and_only_the_broken_config_fails(fanout: FanOut) -> None:
+def test_four_runs_cover_the_matrix_and_only_the_broken_config_fails(fanout: FanOut) -> None:
     instance = fanout.instance
     runs = instance.get_runs(RunsFilter.for_backfill(fanout.result.backfill_id))
-    assert len(runs) == 2  # ceil(7 configs / pool limit 2) = 4 per run
-    assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE}
+    assert len(runs) == 4  # 7 configs, 2 per run
+    statuses = sorted(run.status.value for run in runs)
+    assert statuses == ["FAILURE", "SUCCESS", "SUCCESS", "SUCCESS"]
     backfill = instance.get_backfill(fanout.result.backfill_id)
     assert backfill is not None
     assert backfill.status == BulkActionStatus.COMPLETED_FAILED
@@ -157,6 +159,41 @@ def test_the_broken_partition_is_failed_and_the_others_materialized(fanout: FanO
     }
 
 
+@dataclass(frozen=True)
+class RunSlot:
+    """When a fan-out run entered the queue, was launched into a pool slot, and ended."""
+
+    enqueued: float
+    launched: float
+    ended: float
+
+
+def run_slots(fanout: FanOut) -> list[RunSlot]:
+    """Each run's queue and slot times, from its Dagster event log and run record."""
+    slots = []
+    for run_id in fanout.result.run_ids:
+        record = fanout.instance.get_run_record_by_id(run_id)
+        assert record is not None
+        assert record.end_time is not None
+        (enqueued,) = fanout.instance.all_logs(run_id, of_type=DagsterEventType.RUN_ENQUEUED)
+        (launched,) = fanout.instance.all_logs(run_id, of_type=DagsterEventType.RUN_STARTING)
+        slots.append(RunSlot(enqueued.timestamp, launched.timestamp, record.end_time))
+    return slots
+
+
+def test_runs_beyond_the_pool_limit_wait_in_the_queue_for_a_slot(fanout: FanOut) -> None:
+    slots = run_slots(fanout)
+    assert len(slots) == 4
+    # Queued before another run of the fan-out ended, launched only once it had: without the pool
+    # limit (20 runs may run at once) all four would be launched a tick after they were queued.
+    waited = [
+        run
+        for run in slots
+        if any(run.enqueued < other.ended <= run.launched for other in slots if other is not run)
+    ]
+    assert len(waited) >= 2, slots
+
+
 def test_no_more_than_two_trainings_overlap(fanout: FanOut) -> None:
     candidates = fanout.candidates.values()
     busy = [(c.training_started_at, c.candidate_finished_at) for c in candidates]
@@ -164,14 +201,7 @@ def test_no_more_than_two_trainings_overlap(fanout: FanOut) -> None:
     assert max_overlap(busy) <= 2
     # A run holds its pool slot from the moment the daemon launches it (RUN_STARTING, before its
     # process even exists) until it ends: those spans must never exceed the limit either.
-    slots = []
-    for run_id in fanout.result.run_ids:
-        record = fanout.instance.get_run_record_by_id(run_id)
-        assert record is not None
-        assert record.end_time is not None
-        (launched,) = fanout.instance.all_logs(run_id, of_type=DagsterEventType.RUN_STARTING)
-        slots.append((launched.timestamp, record.end_time))
-    assert max_overlap(slots) <= 2
+    assert max_overlap([(run.launched, run.ended) for run in run_slots(fanout)]) <= 2
 
 
 def test_broken_config_fails_with_h2o_reason(fanout: FanOut) -> None:

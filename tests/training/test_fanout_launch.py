@@ -19,7 +19,7 @@ from dagster import (
 from dagster._core.execution.backfill import BulkActionStatus
 
 from assets.automation import candidate_fanout_sensor
-from assets.daemon import running_daemon
+from assets.daemon import running_daemon, wait_until_iterating
 from assets.definitions import defs
 from assets.fanout import (
     FanoutWaitTimeoutError,
@@ -32,6 +32,7 @@ from assets.jobs import champion_job
 from assets.leaderboard import CANDIDATE_ASSET
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from assets.pipeline import PipelineStepError, run_in_process, train_all, wait_for_champion
+from resources.environments import CONFIGS_PER_RUN_ENV, get_training_policy
 from resources.h2o import H2O_URL_ENV
 from resources.training_policy import MODEL_CONFIGS_ENV, TrainingPolicy
 from shared.net import free_port
@@ -54,6 +55,29 @@ def test_backfill_policy_splits_the_matrix_into_pool_limit_runs(tmp_path: Path) 
     matrix.write_text("gbm:\n  max_depth: [2, 3, 4, 5, 6]\n")
     policy = TrainingPolicy(model_configs_path=str(matrix), node_memory="12g", task_memory="4g")
     assert candidate_backfill_policy(policy).max_partitions_per_run == 2  # ceil(5 / 3)
+
+
+def test_configs_per_run_sets_the_size_of_every_run(tmp_path: Path) -> None:
+    matrix = tmp_path / "configs.yaml"
+    matrix.write_text("gbm:\n  max_depth: [2, 3, 4, 5, 6]\n")
+    policy = TrainingPolicy(model_configs_path=str(matrix), configs_per_run=1)
+    assert candidate_backfill_policy(policy).max_partitions_per_run == 1  # 5 runs for 2 slots
+
+
+def test_configs_per_run_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert get_training_policy().configs_per_run is None
+    monkeypatch.setenv(CONFIGS_PER_RUN_ENV, " 3 ")
+    assert get_training_policy().configs_per_run == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_configs_per_run_refuses_what_is_not_a_positive_whole_number(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONFIGS_PER_RUN_ENV, value)
+    expected = rf"CONVERGE_CONFIGS_PER_RUN='{re.escape(value)}': expected a whole number >= 1"
+    with pytest.raises(ValueError, match=expected):
+        get_training_policy()
 
 
 def test_unreadable_matrix_falls_back_to_one_config_per_run(
@@ -103,6 +127,36 @@ def test_launched_backfill_targets_the_partitions_and_wait_times_out_without_dae
     assert set(keys) == set(CONFIGS[:2])
     with pytest.raises(FanoutWaitTimeoutError, match=f"backfill {backfill_id} is REQUESTED"):
         wait_for_backfill(instance, backfill_id, timeout_seconds=0.2, poll_seconds=0.1)
+
+
+def test_the_daemon_picks_a_new_backfill_up_within_seconds(
+    training_environment: TrainingEnvironment, tmp_path: Path
+) -> None:
+    """Dagster's backfill daemon sleeps 30 s between iterations; `assets.daemon`'s sleeps 1 s."""
+    instance = training_environment.instance
+    home = training_environment.dagster_home
+    # Dagster fails an empty backfill at its first iteration ("At least one run should be
+    # requested"): the moment it leaves REQUESTED is the moment the daemon picked it up.
+    started = time.time()
+    with running_daemon(home, WORKSPACE, training_environment.env, tmp_path / "daemon.log"):
+        wait_until_iterating(instance, "BACKFILL", since=started)
+        # Picked up at the next iteration; the one after it comes a moment later.
+        first = launch_candidate_backfill(instance, [])
+        wait_for_backfill(instance, first, timeout_seconds=300, poll_seconds=0.1)
+        second = launch_candidate_backfill(instance, [])
+        started = time.monotonic()
+        outcome = wait_for_backfill(instance, second, timeout_seconds=10, poll_seconds=0.1)
+        picked_up = time.monotonic() - started
+    assert outcome.status == BulkActionStatus.FAILED
+    assert picked_up < 10
+
+
+def test_waiting_for_a_daemon_that_is_not_running_times_out(
+    training_environment: TrainingEnvironment,
+) -> None:
+    expected = r"dagster-daemon's BACKFILL did not start within 0\.3 s"
+    with pytest.raises(TimeoutError, match=expected):
+        wait_until_iterating(training_environment.instance, "BACKFILL", time.time(), 0.3)
 
 
 def test_wait_for_champion_names_the_cause_of_a_failed_champion_run(
