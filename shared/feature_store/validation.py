@@ -11,13 +11,14 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
 from shared.feature_store.columns import Converted, FeatureColumn, infer_type, read_column
 from shared.feature_store.contract import entity_reason
+from shared.feature_store.copy_lines import TEXT, copy_lines
 from shared.feature_store.values import (
     CellError,
-    PlainValue,
     ValueType,
     entity_text,
     is_missing,
@@ -57,10 +58,10 @@ class ValidRows:
 
     entity_ids: list[str] = field(default_factory=list)
     timestamps: list[datetime] = field(default_factory=list)
-    # Present values only: a missing value is an absent key.
-    documents: list[dict[str, PlainValue]] = field(default_factory=list)
     # key -> which rows hold a value of it
     present: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    # Each row as COPY text up to its ingestion time (`copy_lines.copy_lines`).
+    lines: pa.LargeStringArray = field(default_factory=lambda: pa.array([], TEXT))
 
     def __len__(self) -> int:
         return len(self.entity_ids)
@@ -139,23 +140,15 @@ def _valid_rows(
     timestamps: list[datetime | None],
     converted: Mapping[str, Converted],
 ) -> ValidRows:
-    keys = list(converted)
     positions = np.flatnonzero(valid).tolist()
-    cells = [np.array(converted[key].values, dtype=object)[valid] for key in keys]
-    documents = (
-        [
-            {key: value for key, value in zip(keys, values, strict=True) if value is not None}
-            for values in zip(*(column.tolist() for column in cells), strict=True)
-        ]
-        if keys
-        else [{} for _ in positions]
+    cells = {key: np.array(column.values, dtype=object)[valid] for key, column in converted.items()}
+    present = {key: ~pd.isna(column) for key, column in cells.items()}
+    entity_ids = [entities[position] for position in positions]
+    moments = [cast(datetime, timestamps[position]) for position in positions]
+    lines = copy_lines(
+        entity_ids, moments, {key: column.tolist() for key, column in cells.items()}, present
     )
-    return ValidRows(
-        entity_ids=[entities[position] for position in positions],
-        timestamps=[cast(datetime, timestamps[position]) for position in positions],
-        documents=documents,
-        present={key: ~pd.isna(column) for key, column in zip(keys, cells, strict=True)},
-    )
+    return ValidRows(entity_ids, moments, present, lines)
 
 
 def _settle_types(
