@@ -28,13 +28,14 @@ _COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 
 def copy_lines(
     entity_ids: Sequence[str],
-    timestamps: Sequence[datetime],
+    event_times: Sequence[str],
     cells: Mapping[str, list[PlainValue | None]],
     present: Mapping[str, npt.NDArray[np.bool_]],
 ) -> pa.LargeStringArray:
     """Each row as COPY text up to its ingestion time: `entity TAB event time TAB {document} TAB`.
 
-    `cells`: each key's value in every row (None where missing), `present`: where it is not.
+    `event_times`: each row's event time as COPY text (ISO 8601 with its offset); `cells`: each
+    key's value in every row (None where missing), `present`: where it is not.
     """
     entities = pa.array(entity_ids, TEXT)
     for character, escape in _COPY_ESCAPES:
@@ -42,7 +43,7 @@ def copy_lines(
     lines: pa.LargeStringArray = pc.binary_join_element_wise(
         entities,
         _text("\t"),
-        pa.array([moment.isoformat() for moment in timestamps], TEXT),
+        pa.array(event_times, TEXT),
         _text("\t{"),
         # JSON escapes every control character, so the backslash is all COPY must escape.
         pc.replace_substring(_documents(cells, present, len(entity_ids)), "\\", "\\\\"),

@@ -15,15 +15,11 @@ import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
 from shared.feature_store.columns import Converted, FeatureColumn, infer_type, read_column
-from shared.feature_store.contract import entity_reason
 from shared.feature_store.copy_lines import TEXT, copy_lines
+from shared.feature_store.key_columns import EventTimes, entity_column, event_time_column
 from shared.feature_store.values import (
-    CellError,
     ValueType,
-    entity_text,
-    is_missing,
     jsonable,
-    parse_timestamp,
     storable_text,
 )
 from shared.schemas import FeatureKey, record_errors
@@ -116,14 +112,16 @@ def validate_batch(
     columns_read = {key: read_column(frame[key], layout.from_text) for key in features}
     converted = _settle_types(batch, columns_read, known_types, layout.from_text)
     problems: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    entities = _entities(frame[layout.entity_col].tolist(), layout.entity_col, problems)
-    timestamps = _timestamps(frame[layout.timestamp_col].tolist(), layout, problems)
+    entities = entity_column(frame[layout.entity_col], layout.entity_col, problems)
+    times = event_time_column(
+        frame[layout.timestamp_col], layout.timestamp_col, layout.assume_timezone, problems
+    )
     for key, column in converted.items():
         for position, reason in column.errors.items():
             problems[position].append((key, reason))
     valid = np.ones(len(frame), dtype=bool)
     valid[list(problems)] = False
-    batch.rows = _valid_rows(valid, entities, timestamps, converted)
+    batch.rows = _valid_rows(valid, entities, times, converted)
     for index in sorted(problems):
         entity = entities[index]
         raw = {name: jsonable(frame.iat[index, position]) for position, name in enumerate(columns)}
@@ -137,16 +135,19 @@ def validate_batch(
 def _valid_rows(
     valid: npt.NDArray[np.bool_],
     entities: list[str],
-    timestamps: list[datetime | None],
+    times: EventTimes,
     converted: Mapping[str, Converted],
 ) -> ValidRows:
     positions = np.flatnonzero(valid).tolist()
     cells = {key: np.array(column.values, dtype=object)[valid] for key, column in converted.items()}
     present = {key: ~pd.isna(column) for key, column in cells.items()}
     entity_ids = [entities[position] for position in positions]
-    moments = [cast(datetime, timestamps[position]) for position in positions]
+    moments = [cast(datetime, times.moments[position]) for position in positions]
     lines = copy_lines(
-        entity_ids, moments, {key: column.tolist() for key, column in cells.items()}, present
+        entity_ids,
+        [times.texts[position] for position in positions],
+        {key: column.tolist() for key, column in cells.items()},
+        present,
     )
     return ValidRows(entity_ids, moments, present, lines)
 
@@ -172,43 +173,3 @@ def _settle_types(
         if inferred is not None and inferred != expected and not text_is_string:
             batch.changed_types[key] = (inferred, counts[inferred])
     return converted
-
-
-def _entities(
-    values: list[object], column: str, problems: dict[int, list[tuple[str, str]]]
-) -> list[str]:
-    """Each cell as an entity id ("" where it is not one; the row gets the reason)."""
-    result = []
-    for position, value in enumerate(values):
-        text, reason = "", ""
-        if is_missing(value):
-            reason = "missing entity id"
-        else:
-            try:
-                text = entity_text(value)
-            except CellError as exc:
-                reason = str(exc)
-            else:
-                reason = entity_reason(text)
-        if reason:
-            problems[position].append((column, reason))
-        result.append(text)
-    return result
-
-
-def _timestamps(
-    values: list[object], layout: SourceLayout, problems: dict[int, list[tuple[str, str]]]
-) -> list[datetime | None]:
-    """Each cell as an aware datetime (None where it is not one; the row gets the reason)."""
-    result: list[datetime | None] = []
-    for position, value in enumerate(values):
-        moment = None
-        if is_missing(value):
-            problems[position].append((layout.timestamp_col, "missing timestamp"))
-        else:
-            try:
-                moment = parse_timestamp(value, layout.assume_timezone)
-            except CellError as exc:
-                problems[position].append((layout.timestamp_col, str(exc)))
-        result.append(moment)
-    return result

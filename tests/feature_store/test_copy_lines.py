@@ -50,7 +50,8 @@ def _column_wise(
     present = {
         key: np.array([value is not None for value in column]) for key, column in cells.items()
     }
-    return bytes(stamped(copy_lines(entities, moments, cells, present), STAMP))
+    event_times = [moment.isoformat() for moment in moments]
+    return bytes(stamped(copy_lines(entities, event_times, cells, present), STAMP))
 
 
 def test_column_wise_lines_are_the_per_row_lines_byte_for_byte() -> None:
