@@ -1,6 +1,6 @@
 """Feature columns of a batch: the JSON type of each cell, and the cells converted to one type.
 
-A CSV column is text, typed here with vectorised pandas string operations under the rules every
+A CSV column is text, typed here with pyarrow kernels (RE2) under the rules every
 path shares (`shared.input_values`: PredictCsv's missing tokens, Java's trim and number grammar);
 whether it is a number column is decided by the caller (from `feature_definitions` when the key is
 known, else from the counts), so text in a numeric column is a bad cell, never a silently kept
@@ -10,12 +10,16 @@ string. Columns of typed sources (Parquet, DataFrames) keep each cell's own type
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from shared.feature_store.contract import value_reason
 from shared.feature_store.values import PlainValue, ValueType, is_missing, quote
@@ -60,20 +64,22 @@ def read_column(series: pd.Series, from_text: bool) -> FeatureColumn:
 
 
 class TextColumn:
-    """A column of text cells; blank text and the other missing tokens are missing values."""
+    """A column of text cells; blank text and the other missing tokens are missing values.
+
+    Screened with pyarrow's kernels (RE2 regular expressions, without the GIL); a cell's Python
+    text is only read where it becomes a value or a reason.
+    """
 
     def __init__(self, series: pd.Series) -> None:
-        stripped = series.astype(str).str.strip(JAVA_WHITESPACE)
-        lowered = stripped.str.lower()
-        self._texts: list[str] = series.astype(str).tolist()
-        self._stripped: list[str] = stripped.tolist()
-        self._blank = stripped.isin(MISSING_TOKENS).to_numpy(dtype=bool)
-        self._number = stripped.str.fullmatch(NUMBER_PATTERN).to_numpy(dtype=bool)
-        self._integer = stripped.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool)
-        self._plain = stripped.str.fullmatch(PLAIN_DECIMAL_PATTERN).to_numpy(dtype=bool)
-        self._boolean = lowered.isin(list(_BOOLEAN_TEXT)).to_numpy(dtype=bool)
-        self._true = (lowered == "true").to_numpy(dtype=bool)
-        self._nul = series.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
+        self._texts = pa.array(series.astype(str))
+        self._stripped = pc.utf8_trim(self._texts, JAVA_WHITESPACE)
+        # RE2's \d is ASCII, Python's any decimal digit: other text is matched by Python.
+        self._ascii = _flags(pc.string_is_ascii(self._stripped))
+        lowered = pc.utf8_lower(self._stripped)
+        self._blank = _flags(pc.is_in(self._stripped, pa.array(sorted(MISSING_TOKENS))))
+        self._number = self._fullmatch(NUMBER_PATTERN)
+        self._boolean = _flags(pc.is_in(lowered, pa.array(list(_BOOLEAN_TEXT))))
+        self._true = _flags(pc.equal(lowered, "true"))
 
     def type_counts(self) -> Counter[ValueType]:
         """How many non-blank cells read as numbers, booleans and other text."""
@@ -89,43 +95,67 @@ class TextColumn:
         Column-wise: only cells that need a reason (or Java's rarer number forms) are visited
         one by one.
         """
-        texts = np.array(self._texts, dtype=object)
-        values = np.full(len(texts), None, dtype=object)
+        values = np.full(len(self._texts), None, dtype=object)
         errors: dict[int, str] = {}
         present = ~self._blank
         if expected == "string":
-            values[present] = texts[present]
-            for position in np.flatnonzero(present & self._nul).tolist():
-                errors[position] = value_reason(self._texts[position])
+            values[present] = self._texts.filter(present).to_pylist()
+            nul = _flags(pc.match_substring(self._texts, "\x00"))
+            for position in np.flatnonzero(present & nul).tolist():
+                errors[position] = value_reason(self._text(position))
                 values[position] = None
             return Converted(values.tolist(), errors)
         fits = self._number if expected == "number" else self._boolean
         for position in np.flatnonzero(present & ~fits).tolist():
-            errors[position] = f"expected a {expected}, got text {quote(self._texts[position])}"
+            errors[position] = f"expected a {expected}, got text {quote(self._text(position))}"
         if expected == "boolean":
             values[present & fits] = self._true[present & fits].tolist()
             return Converted(values.tolist(), errors)
-        stripped = np.array(self._stripped, dtype=object)
-        integers = present & self._integer
-        values[integers] = [int(text) for text in stripped[integers].tolist()]
-        plain = present & self._plain & ~self._integer
-        # Plain decimals read the same in Python as in Java: correctly rounded doubles.
-        parsed = np.asarray(stripped[plain].tolist(), dtype=np.float64)
+        integers = present & self._fullmatch(_INTEGER_TEXT)
+        lengths = pc.utf8_length(self._stripped).to_numpy(zero_copy_only=False)
+        safe = integers & self._ascii & (lengths <= _SAFE_INTEGER_DIGITS)
+        # Arrow reads no leading "+"; the integer pattern allows one.
+        digits = pc.utf8_ltrim(self._stripped.filter(safe), "+")
+        values[safe] = pc.cast(digits, pa.int64()).to_numpy().tolist()
+        for position in np.flatnonzero(integers & ~safe).tolist():
+            whole = int(self._stripped[position].as_py())
+            reason = value_reason(whole)
+            if reason:
+                errors[position] = reason
+            else:
+                values[position] = whole
+        decimals = present & ~integers & self._fullmatch(PLAIN_DECIMAL_PATTERN)
+        plain = decimals & self._ascii
+        # Plain decimals read the same in Arrow as in Java: correctly rounded doubles.
+        parsed = pc.cast(self._stripped.filter(plain), pa.float64()).to_numpy()
         finite = np.isfinite(parsed)
         values[np.flatnonzero(plain)[finite]] = parsed[finite].tolist()
-        java_forms = np.flatnonzero(present & fits & ~self._plain & ~self._integer).tolist()
-        for position in [*np.flatnonzero(plain)[~finite].tolist(), *java_forms]:
-            number = number_from_text(self._stripped[position])
+        java_forms = present & fits & ~decimals & ~integers
+        rare = np.flatnonzero(plain)[~finite].tolist()
+        for position in [*rare, *np.flatnonzero((decimals & ~plain) | java_forms).tolist()]:
+            stripped = str(self._stripped[position].as_py())
+            number = number_from_text(stripped)
             if number is not None and math.isfinite(number):
                 values[position] = number
             else:
-                errors[position] = f"number {self._stripped[position]} is out of range"
-        for position in np.flatnonzero(integers).tolist():
-            if len(self._stripped[position]) > _SAFE_INTEGER_DIGITS:
-                reason = value_reason(values[position])
-                if reason:
-                    errors[position], values[position] = reason, None
+                errors[position] = f"number {stripped} is out of range"
         return Converted(values.tolist(), errors)
+
+    def _text(self, position: int) -> str:
+        return str(self._texts[position].as_py())
+
+    def _fullmatch(self, pattern: str) -> npt.NDArray[np.bool_]:
+        """Where the stripped text is all `pattern` (as Python's `re` reads it)."""
+        matches = _flags(pc.match_substring_regex(self._stripped, f"^(?:{pattern})$"))
+        python = re.compile(pattern)
+        for position in np.flatnonzero(~self._ascii).tolist():
+            matches[position] = python.fullmatch(self._stripped[position].as_py()) is not None
+        return matches
+
+
+def _flags(result: pa.Array) -> npt.NDArray[np.bool_]:
+    flags: npt.NDArray[np.bool_] = result.to_numpy(zero_copy_only=False)
+    return flags
 
 
 class TypedColumn:

@@ -11,18 +11,15 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
 from shared.feature_store.columns import Converted, FeatureColumn, infer_type, read_column
-from shared.feature_store.contract import entity_reason
+from shared.feature_store.copy_lines import TEXT, copy_lines
+from shared.feature_store.key_columns import EventTimes, entity_column, event_time_column
 from shared.feature_store.values import (
-    CellError,
-    PlainValue,
     ValueType,
-    entity_text,
-    is_missing,
     jsonable,
-    parse_timestamp,
     storable_text,
 )
 from shared.schemas import FeatureKey, record_errors
@@ -57,10 +54,10 @@ class ValidRows:
 
     entity_ids: list[str] = field(default_factory=list)
     timestamps: list[datetime] = field(default_factory=list)
-    # Present values only: a missing value is an absent key.
-    documents: list[dict[str, PlainValue]] = field(default_factory=list)
     # key -> which rows hold a value of it
     present: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    # Each row as COPY text up to its ingestion time (`copy_lines.copy_lines`).
+    lines: pa.LargeStringArray = field(default_factory=lambda: pa.array([], TEXT))
 
     def __len__(self) -> int:
         return len(self.entity_ids)
@@ -115,14 +112,16 @@ def validate_batch(
     columns_read = {key: read_column(frame[key], layout.from_text) for key in features}
     converted = _settle_types(batch, columns_read, known_types, layout.from_text)
     problems: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    entities = _entities(frame[layout.entity_col].tolist(), layout.entity_col, problems)
-    timestamps = _timestamps(frame[layout.timestamp_col].tolist(), layout, problems)
+    entities = entity_column(frame[layout.entity_col], layout.entity_col, problems)
+    times = event_time_column(
+        frame[layout.timestamp_col], layout.timestamp_col, layout.assume_timezone, problems
+    )
     for key, column in converted.items():
         for position, reason in column.errors.items():
             problems[position].append((key, reason))
     valid = np.ones(len(frame), dtype=bool)
     valid[list(problems)] = False
-    batch.rows = _valid_rows(valid, entities, timestamps, converted)
+    batch.rows = _valid_rows(valid, entities, times, converted)
     for index in sorted(problems):
         entity = entities[index]
         raw = {name: jsonable(frame.iat[index, position]) for position, name in enumerate(columns)}
@@ -136,26 +135,21 @@ def validate_batch(
 def _valid_rows(
     valid: npt.NDArray[np.bool_],
     entities: list[str],
-    timestamps: list[datetime | None],
+    times: EventTimes,
     converted: Mapping[str, Converted],
 ) -> ValidRows:
-    keys = list(converted)
     positions = np.flatnonzero(valid).tolist()
-    cells = [np.array(converted[key].values, dtype=object)[valid] for key in keys]
-    documents = (
-        [
-            {key: value for key, value in zip(keys, values, strict=True) if value is not None}
-            for values in zip(*(column.tolist() for column in cells), strict=True)
-        ]
-        if keys
-        else [{} for _ in positions]
+    cells = {key: np.array(column.values, dtype=object)[valid] for key, column in converted.items()}
+    present = {key: ~pd.isna(column) for key, column in cells.items()}
+    entity_ids = [entities[position] for position in positions]
+    moments = [cast(datetime, times.moments[position]) for position in positions]
+    lines = copy_lines(
+        entity_ids,
+        [times.texts[position] for position in positions],
+        {key: column.tolist() for key, column in cells.items()},
+        present,
     )
-    return ValidRows(
-        entity_ids=[entities[position] for position in positions],
-        timestamps=[cast(datetime, timestamps[position]) for position in positions],
-        documents=documents,
-        present={key: ~pd.isna(column) for key, column in zip(keys, cells, strict=True)},
-    )
+    return ValidRows(entity_ids, moments, present, lines)
 
 
 def _settle_types(
@@ -179,43 +173,3 @@ def _settle_types(
         if inferred is not None and inferred != expected and not text_is_string:
             batch.changed_types[key] = (inferred, counts[inferred])
     return converted
-
-
-def _entities(
-    values: list[object], column: str, problems: dict[int, list[tuple[str, str]]]
-) -> list[str]:
-    """Each cell as an entity id ("" where it is not one; the row gets the reason)."""
-    result = []
-    for position, value in enumerate(values):
-        text, reason = "", ""
-        if is_missing(value):
-            reason = "missing entity id"
-        else:
-            try:
-                text = entity_text(value)
-            except CellError as exc:
-                reason = str(exc)
-            else:
-                reason = entity_reason(text)
-        if reason:
-            problems[position].append((column, reason))
-        result.append(text)
-    return result
-
-
-def _timestamps(
-    values: list[object], layout: SourceLayout, problems: dict[int, list[tuple[str, str]]]
-) -> list[datetime | None]:
-    """Each cell as an aware datetime (None where it is not one; the row gets the reason)."""
-    result: list[datetime | None] = []
-    for position, value in enumerate(values):
-        moment = None
-        if is_missing(value):
-            problems[position].append((layout.timestamp_col, "missing timestamp"))
-        else:
-            try:
-                moment = parse_timestamp(value, layout.assume_timezone)
-            except CellError as exc:
-                problems[position].append((layout.timestamp_col, str(exc)))
-        result.append(moment)
-    return result

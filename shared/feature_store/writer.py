@@ -1,10 +1,11 @@
 """Write a validated batch: COPY the rows into feature_store, COPY the quarantine.
 
-The common case, no row stored already, is one COPY straight into feature_store, streamed in
-chunks so PostgreSQL works while the next chunk is rendered. A batch holding a row that is stored
-already fails that COPY at a savepoint and goes through a staging table instead, which skips
-duplicates: a row already stored (same entity and event time) is never changed. Every row of a
-batch carries the same `ingested_at`, read by the caller once it holds the ingest lock.
+The common case, no row stored already, is one COPY straight into feature_store of the lines
+the read-ahead thread rendered (`copy_lines`), completed with their ingestion time. A batch
+holding a row that is stored already fails that COPY at a savepoint and goes through a staging
+table instead, which skips duplicates: a row already stored (same entity and event time) is never
+changed. Every row of a batch carries the same `ingested_at`, read by the caller once it holds
+the ingest lock.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
+from shared.feature_store.copy_lines import stamped
 from shared.feature_store.validation import Rejection, ValidRows
 
-COPY_CHUNK_ROWS = 5_000
 _COLUMNS = "(entity_id, event_timestamp, dynamic_features, ingested_at)"
 _COPY_FEATURES = f"COPY feature_store {_COLUMNS} FROM STDIN"
 _STAGING = """
@@ -35,8 +35,6 @@ ON CONFLICT (entity_id, event_timestamp) DO NOTHING
 _COPY_QUARANTINE = (
     "COPY ingest_quarantine (source, source_row, entity_id, field, reason, raw_record) FROM STDIN"
 )
-# COPY's text format: these characters of a field are written as backslash escapes.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
 def write_features(conn: psycopg.Connection, rows: ValidRows, ingested_at: datetime) -> int:
@@ -57,29 +55,8 @@ def write_features(conn: psycopg.Connection, rows: ValidRows, ingested_at: datet
 
 def _copy(conn: psycopg.Connection, statement: str, rows: ValidRows, ingested_at: datetime) -> None:
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        for start in range(0, len(rows), COPY_CHUNK_ROWS):
-            copy.write(copy_text(rows, start, start + COPY_CHUNK_ROWS, ingested_at))
-
-
-def copy_text(rows: ValidRows, start: int, stop: int, ingested_at: datetime) -> bytes:
-    """Rows `start` to `stop` as COPY lines: entity, event time, JSON document, ingestion time."""
-    stamp = ingested_at.isoformat().encode()
-    lines = [
-        b"%s\t%s\t%s\t%s\n"
-        % (
-            entity.translate(_COPY_ESCAPES).encode(),
-            moment.isoformat().encode(),
-            orjson.dumps(document).replace(b"\\", b"\\\\"),
-            stamp,
-        )
-        for entity, moment, document in zip(
-            rows.entity_ids[start:stop],
-            rows.timestamps[start:stop],
-            rows.documents[start:stop],
-            strict=True,
-        )
-    ]
-    return b"".join(lines)
+        # psycopg sends it in pieces as PostgreSQL takes them, without holding the GIL.
+        copy.write(stamped(rows.lines, ingested_at))
 
 
 def write_quarantine(

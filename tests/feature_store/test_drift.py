@@ -111,7 +111,6 @@ def test_observed_span_covers_earliest_and_latest_row_of_each_key_in_any_order()
     rows = ValidRows(
         entity_ids=["a"] * 4,
         timestamps=[datetime(2024, 1, day, tzinfo=UTC) for day in days],
-        documents=[{"x": 1.0}, {"x": 1.0, "y": 2.0}, {"y": 2.0}, {}],
         present={
             "x": np.array([True, True, False, False]),
             "y": np.array([False, True, True, False]),
