@@ -15,8 +15,9 @@ import re
 
 MISSING_TOKENS = frozenset(("", "NA", "N/A", "-"))
 
-_DECIMAL = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_HEX = r"0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?\d+"
+# [0-9], not \d: Java reads ASCII digits only, and Python's \d is every Unicode decimal digit.
+_DECIMAL = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_HEX = r"0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?[0-9]+"
 NUMBER_PATTERN = rf"[+-]?(?:NaN|Infinity|{_DECIMAL}[fFdD]?|{_HEX}[fFdD]?)"
 """Java's `Double.parseDouble` grammar (on trimmed text), as a regular expression."""
 PLAIN_DECIMAL_PATTERN = rf"[+-]?{_DECIMAL}"
@@ -51,5 +52,8 @@ def number_from_text(text: str) -> float | None:
     if unsigned[-1] in "fFdD":
         unsigned = unsigned[:-1]
     if unsigned[:2] in ("0x", "0X"):
-        return sign * float.fromhex(unsigned)
+        try:
+            return sign * float.fromhex(unsigned)
+        except OverflowError:  # Java rounds a too large hex float to Infinity, as decimals
+            return sign * math.inf
     return sign * float(unsigned)

@@ -24,6 +24,9 @@ from shared.input_values import is_missing_text, java_trim, number_from_text
         ("2F", 2.0),
         ("0x1p3", 8.0),
         ("-0x1.8p1", -3.0),
+        ("0x1p99999", math.inf),  # Python's float.fromhex raises OverflowError here
+        ("-0x1p99999", -math.inf),
+        ("1e99999", math.inf),
         ("Infinity", math.inf),
         ("-Infinity", -math.inf),
         (" 7 ", 7.0),
@@ -41,10 +44,12 @@ def test_nan_text_is_not_a_number_value(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "abc", "1_000", "inf", "nan", "infinity", "1,5", "1e", ".", "0x10", "\u00a07"]
+    "text",
+    ["", "abc", "1_000", "inf", "nan", "infinity", "1,5", "1e", ".", "0x10", "\u00a07", "\u0663"],
 )
 def test_refuses_what_java_refuses(text: str) -> None:
-    # Python's float() reads "1_000", "inf" and "nan"; Java's parseDouble reads none of them.
+    # Python's float() reads "1_000", "inf", "nan" and the Arabic-Indic digit 3; Java's
+    # parseDouble reads none of them (it takes ASCII digits only).
     assert number_from_text(text) is None
 
 

@@ -10,7 +10,6 @@ string. Columns of typed sources (Parquet, DataFrames) keep each cell's own type
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -31,7 +30,7 @@ from shared.input_values import (
     number_from_text,
 )
 
-_INTEGER_TEXT = r"[+-]?\d+"
+_INTEGER_TEXT = r"[+-]?[0-9]+"
 # Integers of up to 18 digits are inside the 64-bit range the contract allows; longer ones are
 # checked by the contract itself.
 _SAFE_INTEGER_DIGITS = 18
@@ -73,8 +72,6 @@ class TextColumn:
     def __init__(self, series: pd.Series) -> None:
         self._texts = pa.array(series.astype(str))
         self._stripped = pc.utf8_trim(self._texts, JAVA_WHITESPACE)
-        # RE2's \d is ASCII, Python's any decimal digit: other text is matched by Python.
-        self._ascii = _flags(pc.string_is_ascii(self._stripped))
         lowered = pc.utf8_lower(self._stripped)
         self._blank = _flags(pc.is_in(self._stripped, pa.array(sorted(MISSING_TOKENS))))
         self._number = self._fullmatch(NUMBER_PATTERN)
@@ -113,7 +110,7 @@ class TextColumn:
             return Converted(values.tolist(), errors)
         integers = present & self._fullmatch(_INTEGER_TEXT)
         lengths = pc.utf8_length(self._stripped).to_numpy(zero_copy_only=False)
-        safe = integers & self._ascii & (lengths <= _SAFE_INTEGER_DIGITS)
+        safe = integers & (lengths <= _SAFE_INTEGER_DIGITS)
         # Arrow reads no leading "+"; the integer pattern allows one.
         digits = pc.utf8_ltrim(self._stripped.filter(safe), "+")
         values[safe] = pc.cast(digits, pa.int64()).to_numpy().tolist()
@@ -125,14 +122,13 @@ class TextColumn:
             else:
                 values[position] = whole
         decimals = present & ~integers & self._fullmatch(PLAIN_DECIMAL_PATTERN)
-        plain = decimals & self._ascii
         # Plain decimals read the same in Arrow as in Java: correctly rounded doubles.
-        parsed = pc.cast(self._stripped.filter(plain), pa.float64()).to_numpy()
+        parsed = pc.cast(self._stripped.filter(decimals), pa.float64()).to_numpy()
         finite = np.isfinite(parsed)
-        values[np.flatnonzero(plain)[finite]] = parsed[finite].tolist()
+        values[np.flatnonzero(decimals)[finite]] = parsed[finite].tolist()
         java_forms = present & fits & ~decimals & ~integers
-        rare = np.flatnonzero(plain)[~finite].tolist()
-        for position in [*rare, *np.flatnonzero((decimals & ~plain) | java_forms).tolist()]:
+        rare = np.flatnonzero(decimals)[~finite].tolist()
+        for position in [*rare, *np.flatnonzero(java_forms).tolist()]:
             stripped = str(self._stripped[position].as_py())
             number = number_from_text(stripped)
             if number is not None and math.isfinite(number):
@@ -145,12 +141,8 @@ class TextColumn:
         return str(self._texts[position].as_py())
 
     def _fullmatch(self, pattern: str) -> npt.NDArray[np.bool_]:
-        """Where the stripped text is all `pattern` (as Python's `re` reads it)."""
-        matches = _flags(pc.match_substring_regex(self._stripped, f"^(?:{pattern})$"))
-        python = re.compile(pattern)
-        for position in np.flatnonzero(~self._ascii).tolist():
-            matches[position] = python.fullmatch(self._stripped[position].as_py()) is not None
-        return matches
+        """Where the stripped text is all `pattern` (ASCII patterns: RE2 reads them as `re`)."""
+        return _flags(pc.match_substring_regex(self._stripped, f"^(?:{pattern})$"))
 
 
 def _flags(result: pa.Array) -> npt.NDArray[np.bool_]:

@@ -1,7 +1,7 @@
 """CSV columns screened with pyarrow read numbers as the shared rule does, cell by cell.
 
 `shared.input_values.number_from_text` is the one definition of a number in text (Java's
-`Double.parseDouble`, with Python's reading of digits); the column-wise reading (RE2 screens,
+`Double.parseDouble`: ASCII digits only); the column-wise reading (RE2 screens,
 Arrow's casts) must give the same number for every cell (integer text: the exact int), and a
 reason for a cell it refuses.
 """
@@ -21,7 +21,7 @@ CELLS = [
     "1.5", ".5", "5.", "+.5e+3", "1e5", "1E-3", "-0.0", "1e400", "-1e400", "1e-400", "NaN",
     "Infinity", "0x1p3", "0x1.8p1d", "2.5D", "1f", "0.1000000000000000055511151231257827",
     "2.2250738585072011e-308", "\u0663", "\u0663.5", "1e5\u0661", "\uff11", "1_000", "abc",
-    "1e", "e1", "+", "", "NA", "-",
+    "1e", "e1", "+", "", "NA", "-", "0x1p99999", "-0x1p99999",
 ]  # fmt: skip
 
 
