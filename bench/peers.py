@@ -58,8 +58,9 @@ from h2o.automl import H2OAutoML
 from h2o.estimators import H2OGradientBoostingEstimator
 
 out, ntrees, features = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
-automl_models = int(sys.argv[4])
-h2o.init(nthreads=2, max_mem_size="1500M", bind_to_localhost=True, verbose=False)
+automl_models, port, serving_port = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+# Ports of their own: at the default one h2o.init joins (and here would shut down) another's cloud.
+h2o.init(port=port, nthreads=2, max_mem_size="1500M", bind_to_localhost=True, verbose=False)
 try:
     frame = h2o.upload_file(str(Path(h2o.__file__).parent / "h2o_data" / "prostate.csv"))
     frame["CAPSULE"] = frame["CAPSULE"].asfactor()
@@ -81,7 +82,10 @@ try:
         refused = {}
         for peer, flavor in (("mlflow-h2o", mlflow.h2o), ("h2o-mlflow-flavor", h2o_mlflow_flavor)):
             try:
-                flavor.save_model(model, str(folder / peer))
+                # mlflow.h2o's server calls h2o.init(**settings["init"]); h2o_mlflow_flavor: no H2O.
+                settings = {"init": {"port": serving_port, "bind_to_localhost": True}}
+                extra = {"settings": settings} if peer == "mlflow-h2o" else {}
+                flavor.save_model(model, str(folder / peer), **extra)
             except Exception as exc:  # that peer cannot serve this model: said in the report
                 refused[peer] = f"cannot save it: {type(exc).__name__}: {exc}"
         mojo = model.download_mojo(str(folder))
@@ -259,6 +263,8 @@ def measure(
         os.environ["BENCH_BODY_FILE"] = str(body_file)
         if load["warmup"]:  # untimed, at the same load: every server gets its JIT, caches ready
             run_wrk(base + server.single_path, load["connections"], load["warmup"], script)
+            # What the warm-up left queued is answered before this one: the timed run starts idle.
+            httpx.post(base + server.single_path, content=single, headers=_JSON, timeout=600)
         wrk = run_wrk(base + server.single_path, load["connections"], load["seconds"], script)
         figures.update(rps=wrk["rps"], p50_ms=wrk["p50"] / 1000, p99_ms=wrk["p99"] / 1000)
         figures["non2xx"] = wrk.get("non2xx", 0.0) + wrk.get("errors", 0.0)
@@ -362,6 +368,7 @@ class Prepared:
 def prepare(venv: Path, root: Path, ntrees: int, automl_models: int) -> list[Prepared]:
     """The GBM and (unless 0 models) the AutoML leader, trained by the peers' H2O and saved."""
     arguments = [str(root), str(ntrees), ",".join(FEATURES), str(automl_models)]
+    arguments += [str(free_port()), str(free_port())]
     prepared = subprocess.run(
         [str(venv / "bin" / "python"), "-c", PREPARE, *arguments], capture_output=True, text=True
     )

@@ -44,7 +44,9 @@ def test_bench_peers_smoke_run_prints_figures_and_ratios(
         assert re.search(line, out), out
     assert re.search(r"converge: .*errors 0\); 200-row batch: rows \d+ ms, oip \d+ ms", out), out
     assert re.search(rf"in-process scoring of the same 200 rows: {FIGURE} ms", out), out
-    assert re.search(rf"converge / h2o-mlflow-flavor: throughput x{FIGURE}, .* batch", out), out
+    # One java process per request: on a loaded machine not one may answer within the 1 s run.
+    ratios = rf"throughput x{FIGURE}, .* batch|no ratio, h2o-mlflow-flavor answered no request"
+    assert re.search(rf"converge / h2o-mlflow-flavor: ({ratios})", out), out
     assert re.search(r"^== gbm: GBM_model_\S+ \(gbm\)$", out, re.MULTILINE), out
     assert databases_named_like(database_url, "converge_peers_%") <= before
 
