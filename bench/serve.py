@@ -386,22 +386,26 @@ def _cache_scenarios(
     seconds: int,
     workers: int,
 ) -> None:
-    """/v1/predict with a warm, a half-missing and an empty cache, each against bare /health."""
+    """/v1/predict with a warm, a half-missing and an empty cache, each against a bare /health
+    run just before it (on a shared machine the load drifts within a bench run)."""
+    base, process = server
     click.echo(
-        "closed loop, 64 connections, /v1/predict by what its feature lookups find (ratio to the "
-        "bare /health above; sources: the workers' converge_feature_source counters):"
+        "closed loop, 64 connections, /v1/predict by what its feature lookups find, each as a "
+        "ratio of a bare /health run just before it (sources: the workers' counters):"
     )
     _scenario_line(WARM, *warm, health_rps)
     mixed = root / "mixed.lua"
     mixed.write_text(MIXED.script())
-    _scenario_line(MIXED, *_closed_loop(server, mixed, seconds, workers), health_rps)
+    health = _wrk_cpu(process, base + "/health", 64, seconds, None)
+    _scenario_line(MIXED, *_closed_loop(server, mixed, seconds, workers), health["rps"])
     # New entities for the whole run at 1.5 x the warm rate (a miss is not faster than a hit).
     count = math.ceil(warm[0]["rps"] * seconds * 1.5) + ENTITIES
     add_entities(env["DATABASE_URL"], ENTITIES, count)
     fresh = root / "fresh.lua"
     fresh.write_text(EMPTY.script(FIRST=ENTITIES))
     _delete_keys(env["CONVERGE_SERVING_CACHE_KEY_PREFIX"])
-    _scenario_line(EMPTY, *_closed_loop(server, fresh, seconds, workers), health_rps)
+    health = _wrk_cpu(process, base + "/health", 64, seconds, None)
+    _scenario_line(EMPTY, *_closed_loop(server, fresh, seconds, workers), health["rps"])
 
 
 def _scenario_line(
@@ -418,7 +422,8 @@ def _scenario_line(
         f"  {scenario.label} ({scenario.meaning}): {figures['rps']:.0f} req/s, p50 "
         f"{figures['p50'] / 1000:.1f} ms, p99 {figures['p99'] / 1000:.1f} ms, server CPU "
         f"{figures['cpu_ms']:.3f} ms/request, non-2xx {figures['non2xx']:.0f}; ratio "
-        f"{figures['rps'] / health_rps:.2f}; sources: {shares}{fallbacks}"
+        f"{figures['rps'] / health_rps:.2f} (/health {health_rps:.0f} req/s); "
+        f"sources: {shares}{fallbacks}"
     )
 
 

@@ -39,6 +39,7 @@ def test_bench_serve_smoke_run_prints_every_figure(
     lag_lines = re.findall(rf"worker \d+: loop lag p99 {FIGURE} ms .* RSS {FIGURE} MB", out)
     assert len(lag_lines) == 2, out
     scenario = rf"{FIGURE} req/s, p50 {FIGURE} ms, p99 {FIGURE} ms, .* non-2xx 0; ratio {FIGURE}"
+    scenario += rf" \(/health {FIGURE} req/s\)"
     assert re.search(rf"  warm Redis .*: {scenario}; sources: cache \d+%", out), out
     # Unknown entities are never cached: at least about half the lookups end at the default
     # (on a loaded machine a tripped breaker sends known ones there too).
