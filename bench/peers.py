@@ -1,16 +1,18 @@
-"""`converge bench peers`: the same H2O model served by converge and by MLflow, side by side.
+"""`converge bench peers`: the same H2O models served by converge and by MLflow, side by side.
 
 The peers are what an H2O user would pick instead: `mlflow models serve` (in its own virtualenv,
 from bench/peers_env/requirements.lock, cached under .converge/ by the lock's hash) with
 - `mlflow.h2o`, MLflow's built-in flavor (scores through an H2O JVM it starts), and
 - `h2o_mlflow_flavor`, H2O's own package (the MOJO scored by genmodel's PredictCsv).
-One GBM is trained on a local H2O; its MOJO is converge's champion and h2o_mlflow_flavor's model,
-and the H2O model object is what mlflow.h2o saves. Every server runs one worker on this machine
-and is driven by the same wrk script at the same connections and duration (single-row requests),
-then sent the same N-row batch (MLflow's /invocations; converge's /v1/predict/batch and the Open
-Inference Protocol's infer), timed against scoring the same rows in-process (no process start).
-Prints throughput, p50/p99, cold start to first answer, RSS (with child processes, such as a JVM)
-and converge/peer ratios.
+A GBM and the leader of a small AutoML run (often a StackedEnsemble) are trained on a local H2O;
+each model's MOJO is converge's champion (a scratch database per model) and h2o_mlflow_flavor's
+model, and the H2O model object is what mlflow.h2o saves; a peer that cannot save or serve a model
+is named with the reason. Every server runs one worker on this machine and is driven by the same
+wrk script at the same connections, after the same untimed warm-up run, for the same duration
+(single-row requests), then sent the same N-row batch (MLflow's /invocations; converge's
+/v1/predict/batch and the Open Inference Protocol's infer), timed against scoring the same rows
+in-process (no process start). Prints throughput, p50/p99, cold start to first answer, RSS (with
+child processes, such as a JVM) and converge/peer ratios, per model.
 """
 
 from __future__ import annotations
@@ -46,24 +48,49 @@ from shared.versions import pinned_versions
 LOCK = Path(__file__).parent / "peers_env" / "requirements.lock"
 PEERS = ("mlflow-h2o", "h2o-mlflow-flavor")
 
-# Run by the peers' virtualenv's Python: train, then save the model both MLflow ways and as a MOJO.
+# Run by the peers' virtualenv's Python: train a GBM and, unless told 0 models, a small AutoML run;
+# save each (the AutoML run's leader) both MLflow ways and as a MOJO under out/<label>/.
 PREPARE = """
 import json, sys
 from pathlib import Path
 import h2o, mlflow.h2o, h2o_mlflow_flavor
+from h2o.automl import H2OAutoML
 from h2o.estimators import H2OGradientBoostingEstimator
 
 out, ntrees, features = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
-h2o.init(nthreads=2, max_mem_size="1500M", bind_to_localhost=True, verbose=False)
+automl_models, port, serving_port = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+# Ports of their own: at the default one h2o.init joins (and here would shut down) another's cloud.
+h2o.init(port=port, nthreads=2, max_mem_size="1500M", bind_to_localhost=True, verbose=False)
 try:
     frame = h2o.upload_file(str(Path(h2o.__file__).parent / "h2o_data" / "prostate.csv"))
     frame["CAPSULE"] = frame["CAPSULE"].asfactor()
-    model = H2OGradientBoostingEstimator(ntrees=ntrees, max_depth=5, seed=1)
-    model.train(x=features, y="CAPSULE", training_frame=frame)
-    mlflow.h2o.save_model(model, str(out / "mlflow-h2o"))
-    h2o_mlflow_flavor.save_model(model, str(out / "h2o-mlflow-flavor"))
-    mojo = model.download_mojo(str(out))
-    print(json.dumps({"mojo": mojo}))
+    gbm = H2OGradientBoostingEstimator(ntrees=ntrees, max_depth=5, seed=1)
+    gbm.train(x=features, y="CAPSULE", training_frame=frame)
+    trained = {"gbm": gbm}
+    if automl_models:
+        # Cross-validated, so AutoML stacks its base models; no XGBoost/DeepLearning to stay small.
+        automl = H2OAutoML(
+            max_models=automl_models, nfolds=3, seed=1, max_runtime_secs=600, verbosity=None,
+            include_algos=["GLM", "DRF", "GBM", "StackedEnsemble"], project_name="bench_peers",
+        )
+        automl.train(x=features, y="CAPSULE", training_frame=frame)
+        trained["automl"] = automl.leader
+    prepared = {}
+    for label, model in trained.items():
+        folder = out / label
+        folder.mkdir()
+        refused = {}
+        for peer, flavor in (("mlflow-h2o", mlflow.h2o), ("h2o-mlflow-flavor", h2o_mlflow_flavor)):
+            try:
+                # mlflow.h2o's server calls h2o.init(**settings["init"]); h2o_mlflow_flavor: no H2O.
+                settings = {"init": {"port": serving_port, "bind_to_localhost": True}}
+                extra = {"settings": settings} if peer == "mlflow-h2o" else {}
+                flavor.save_model(model, str(folder / peer), **extra)
+            except Exception as exc:  # that peer cannot serve this model: said in the report
+                refused[peer] = f"cannot save it: {type(exc).__name__}: {exc}"
+        mojo = model.download_mojo(str(folder))
+        prepared[label] = {"mojo": mojo, "model_id": model.model_id, "refused": refused}
+    print(json.dumps(prepared))
 finally:
     h2o.cluster().shutdown()
 """
@@ -234,6 +261,10 @@ def measure(
         script = root / "post.lua"
         script.write_text(WRK_POST)
         os.environ["BENCH_BODY_FILE"] = str(body_file)
+        if load["warmup"]:  # untimed, at the same load: every server gets its JIT, caches ready
+            run_wrk(base + server.single_path, load["connections"], load["warmup"], script)
+            # What the warm-up left queued is answered before this one: the timed run starts idle.
+            httpx.post(base + server.single_path, content=single, headers=_JSON, timeout=600)
         wrk = run_wrk(base + server.single_path, load["connections"], load["seconds"], script)
         figures.update(rps=wrk["rps"], p50_ms=wrk["p50"] / 1000, p99_ms=wrk["p99"] / 1000)
         figures["non2xx"] = wrk.get("non2xx", 0.0) + wrk.get("errors", 0.0)
@@ -282,8 +313,13 @@ def servers(venv: Path, models: Path, peers: tuple[str, ...]) -> list[Server]:
     return found
 
 
-def report(results: dict[str, dict[str, float]], local_s: float, batch_rows: int) -> None:
-    """The figures, then converge/peer ratios."""
+def report(
+    results: dict[str, dict[str, float]],
+    refused: dict[str, str],
+    local_s: float,
+    batch_rows: int,
+) -> None:
+    """The figures, the peers that could not serve the model and why, then converge/peer ratios."""
     for name, figures in results.items():
         batches = ", ".join(
             f"{key.split(':')[1]} {value * 1000:.0f} ms"
@@ -296,6 +332,8 @@ def report(results: dict[str, dict[str, float]], local_s: float, batch_rows: int
             f"{figures['p99_ms']:.1f} ms, errors {figures['non2xx']:.0f}); "
             f"{batch_rows}-row batch: {batches}"
         )
+    for name, reason in refused.items():
+        click.echo(f"{name}: cannot serve this model: {reason}")
     click.echo(f"in-process scoring of the same {batch_rows} rows: {local_s * 1000:.0f} ms")
     ours = results["converge"]
     click.echo(
@@ -304,6 +342,9 @@ def report(results: dict[str, dict[str, float]], local_s: float, batch_rows: int
     )
     for name, figures in results.items():
         if name == "converge":
+            continue
+        if not figures["rps"]:
+            click.echo(f"converge / {name}: no ratio, {name} answered no request in the timed run")
             continue
         ratio = {key: ours[key] / figures[key] for key in ("rps", "p50_ms", "p99_ms")}
         click.echo(
@@ -314,40 +355,40 @@ def report(results: dict[str, dict[str, float]], local_s: float, batch_rows: int
         )
 
 
-@click.command("peers")
-@click.option("--ntrees", default=50, show_default=True, help="Trees of the GBM served.")
-@click.option("--seconds", default=10, show_default=True, help="wrk duration per server.")
-@click.option("--connections", default=8, show_default=True, help="wrk connections.")
-@click.option("--batch-rows", default=10_000, show_default=True, help="Rows of the batch request.")
-@click.option("--repeats", default=5, show_default=True, help="Batch requests timed per route.")
-@click.option(
-    "--peer", "peers", multiple=True, type=click.Choice(PEERS), default=PEERS, show_default=True
-)
-def command(
-    ntrees: int,
-    seconds: int,
-    connections: int,
-    batch_rows: int,
-    repeats: int,
-    peers: tuple[str, ...],
+@dataclass(frozen=True)
+class Prepared:
+    """One trained model: its MOJO, H2O's model id, and the peers that could not save it (why)."""
+
+    label: str
+    mojo: Path
+    model_id: str
+    refused: dict[str, str]
+
+
+def prepare(venv: Path, root: Path, ntrees: int, automl_models: int) -> list[Prepared]:
+    """The GBM and (unless 0 models) the AutoML leader, trained by the peers' H2O and saved."""
+    arguments = [str(root), str(ntrees), ",".join(FEATURES), str(automl_models)]
+    arguments += [str(free_port()), str(free_port())]
+    prepared = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", PREPARE, *arguments], capture_output=True, text=True
+    )
+    if prepared.returncode != 0:
+        raise click.ClickException(f"training the models failed:\n{prepared.stderr[-3000:]}")
+    found = json.loads(prepared.stdout.strip().splitlines()[-1])
+    return [
+        Prepared(label, Path(model["mojo"]), model["model_id"], model["refused"])
+        for label, model in found.items()
+    ]
+
+
+def compare(
+    model: Prepared, venv: Path, peers: tuple[str, ...], load: dict[str, int], batch_rows: int
 ) -> None:
-    """converge vs `mlflow models serve` (mlflow.h2o, h2o_mlflow_flavor) on the same model."""
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
-    venv = peer_venv()
-    with (
-        tempfile.TemporaryDirectory(prefix="converge-peers-") as tmp,
-        scratch_database(with_database(database_url(), "postgres"), "converge_peers") as (_, url),
-    ):
-        root = Path(tmp)
-        python = str(venv / "bin" / "python")
-        prepared = subprocess.run(
-            [python, "-c", PREPARE, str(root), str(ntrees), ",".join(FEATURES)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        mojo = Path(json.loads(prepared.stdout.strip().splitlines()[-1])["mojo"])
+    """Every server on `model`, in a scratch database of its own, then the report."""
+    root = model.mojo.parent
+    with scratch_database(with_database(database_url(), "postgres"), "converge_peers") as (_, url):
         store_uri = (root / "artifacts").as_uri()
-        install_champion(url, mojo, store_uri)
+        install_champion(url, model.mojo, store_uri)
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -356,10 +397,62 @@ def command(
             "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
         }
         rows = sample_rows(batch_rows)
-        load = {"connections": connections, "seconds": seconds, "repeats": repeats}
-        click.echo(f"cores: {os.cpu_count()}; one worker per server; wrk: 2 threads, {load}")
-        results = {
-            server.name: measure(server, env, root, rows, load)
-            for server in servers(venv, root, peers)
-        }
-        report(results, in_process_s(mojo, rows, repeats), batch_rows)
+        results: dict[str, dict[str, float]] = {}
+        refused = {name: reason for name, reason in model.refused.items() if name in peers}
+        for server in servers(venv, root, tuple(p for p in peers if p not in refused)):
+            try:
+                results[server.name] = measure(server, env, root, rows, load)
+            except click.ClickException as exc:
+                if server.name == "converge":  # converge must serve what it promotes
+                    raise
+                refused[server.name] = exc.message
+        report(results, refused, in_process_s(model.mojo, rows, load["repeats"]), batch_rows)
+
+
+@click.command("peers")
+@click.option("--ntrees", default=50, show_default=True, help="Trees of the GBM served.")
+@click.option(
+    "--automl-models",
+    default=4,
+    show_default=True,
+    help="Base models of the AutoML run whose leader is served too (0: the GBM only).",
+)
+@click.option("--seconds", default=10, show_default=True, help="wrk duration per server.")
+@click.option(
+    "--warmup-seconds",
+    default=3,
+    show_default=True,
+    help="Untimed wrk run before the timed one, on every server (0: none).",
+)
+@click.option("--connections", default=8, show_default=True, help="wrk connections.")
+@click.option("--batch-rows", default=10_000, show_default=True, help="Rows of the batch request.")
+@click.option("--repeats", default=5, show_default=True, help="Batch requests timed per route.")
+@click.option(
+    "--peer", "peers", multiple=True, type=click.Choice(PEERS), default=PEERS, show_default=True
+)
+def command(
+    ntrees: int,
+    automl_models: int,
+    seconds: int,
+    warmup_seconds: int,
+    connections: int,
+    batch_rows: int,
+    repeats: int,
+    peers: tuple[str, ...],
+) -> None:
+    """converge vs `mlflow models serve` (mlflow.h2o, h2o_mlflow_flavor) on the same models."""
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk is not installed (apt-get install -y wrk)")
+    venv = peer_venv()
+    load = {
+        "connections": connections,
+        "seconds": seconds,
+        "warmup": warmup_seconds,
+        "repeats": repeats,
+    }
+    click.echo(f"cores: {os.cpu_count()}; one worker per server; wrk: 2 threads, {load}")
+    with tempfile.TemporaryDirectory(prefix="converge-peers-") as tmp:
+        for model in prepare(venv, Path(tmp), ntrees, automl_models):
+            algo = load_mojo(model.mojo).algo
+            click.echo(f"== {model.label}: {model.model_id} ({algo})")
+            compare(model, venv, peers, load, batch_rows)

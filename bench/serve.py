@@ -6,7 +6,13 @@ Prints, with the machine's core count:
 - at 1000 open connections and an offered load of half the measured maximum: p99 latency (goal
   < 100 ms) and each worker's event-loop lag p99 from its own histogram (goal < 10 ms);
 - cold start of one worker to /ready with an empty numba cache, compiling the kernels vs with the
-  kernel cache shipped in the image (goal < 2 s), and RSS per worker (goal < 500 MB).
+  kernel cache shipped in the image (goal < 2 s), and RSS per worker (goal < 500 MB);
+- /v1/predict in a closed loop by what its feature lookups find, each as a ratio of the same /health
+  run, with the entities each source served (the workers' own counters): a warm Redis; half known
+  (cached) and half unknown entities (Redis and PostgreSQL miss: the default vector); an empty
+  Redis (this run's keys deleted, then a new entity per request: every lookup reads PostgreSQL and
+  writes the row back). The server runs with a cache key prefix of its own, so emptying it leaves
+  other users of the same Redis alone.
 It builds its own scratch database (on DATABASE_URL's server), artifact store and champion: the
 MOJO given with --mojo, or a small GBM trained on a local H2O. wrk is a bench dependency
 (`apt-get install -y wrk`).
@@ -25,14 +31,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import httpx
 import psutil
 import psycopg
+import redis
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg.types.json import Jsonb
 
 from bench.scratch import scratch_database
@@ -46,10 +56,13 @@ from serving.prometheus_text import (
 from shared.artifacts import open_artifact_store
 from shared.db import database_url
 from shared.db.connection import with_database
+from shared.feature_cache import invalidate
 from shared.java import export_h2o_java_home
 from shared.kernel_cache import build_cache
+from shared.mojo import load_mojo
 from shared.net import free_port
 from shared.registry import NewModel, promote, register_model
+from shared.settings import get_settings
 from shared.versions import pinned_versions
 
 TARGET_RATIO = 0.6
@@ -80,17 +93,64 @@ done = function(summary, latency, requests)
     summary.duration / 1e6))
 end
 """
-# ... plus, for /v1/predict: POST one of ENTITIES entity_ids per request.
-WRK_PREDICT = (
-    """
+# ... plus, for /v1/predict: POST {"entity_id": ENTITY} per request, ENTITY a Lua expression.
+WRK_ENTITY = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+__SETUP__
 request = function()
-  return wrk.format(nil, nil, nil,
-    string.format('{"entity_id": "bench-%d"}', math.random(0, __ENTITIES__ - 1)))
+  return wrk.format(nil, nil, nil, string.format('{"entity_id": "%s"}', __ENTITY__))
 end
 """
-    + WRK_PACING
+# One of ENTITIES known entities at random: all cached once a warm-up asked for them.
+KNOWN = 'string.format("bench-%d", math.random(0, __ENTITIES__ - 1))'
+# Half known entities, half unknown ones (no row: the default vector, never cached).
+HALF_UNKNOWN = (
+    'string.format(math.random(2) == 1 and "bench-%d" or "unknown-%d", '
+    "math.random(0, __ENTITIES__ - 1))"
+)
+# Entities bench-__FIRST__ onwards, each asked once: wrk thread t takes __FIRST__ + t + k x threads.
+FRESH_SETUP = """
+local created = 0
+setup = function(thread) thread:set("offset", created); created = created + 1 end
+local step = -1
+next_fresh = function() step = step + 1; return __FIRST__ + offset + __THREADS__ * step end
+"""
+FRESH = 'string.format("bench-%d", next_fresh())'
+WRK_THREADS = 2
+FEATURE_SOURCE = "converge_feature_source_total"
+FALLBACKS = "converge_feature_fallbacks_total"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One /v1/predict load: which entities each request asks for, and what that means."""
+
+    label: str
+    entity: str  # Lua expression of the entity_id (see WRK_ENTITY)
+    meaning: str
+    setup: str = ""
+
+    def script(self, **values: int) -> str:
+        """The wrk Lua script, with the placeholders (__ENTITIES__, ...) filled in."""
+        text = WRK_ENTITY.replace("__SETUP__", self.setup).replace("__ENTITY__", self.entity)
+        for name, value in {"ENTITIES": ENTITIES, "THREADS": WRK_THREADS, **values}.items():
+            text = text.replace(f"__{name}__", str(value))
+        return text + WRK_PACING
+
+
+WARM = Scenario("warm Redis", KNOWN, "every entity cached by the warm-up")
+MIXED = Scenario(
+    "50/50 known/unknown",
+    HALF_UNKNOWN,
+    "known: cached; unknown: Redis miss, PostgreSQL miss, default vector",
+)
+EMPTY = Scenario(
+    "empty Redis",
+    FRESH,
+    "this run's keys deleted first, then every request a new entity: Redis miss, "
+    "PostgreSQL read, write-back",
+    FRESH_SETUP,
 )
 
 
@@ -119,36 +179,33 @@ def install_champion(url: str, mojo: Path, store_uri: str) -> None:
         artifact_sha256=stored.sha256,
         git_commit_sha="bench",
         h2o_version=pinned_versions().h2o_version,
-        algo="gbm",
+        algo=load_mojo(mojo).algo,
         metrics={},
         training_config={},
         feature_list=FEATURES,
         orchestrator="cli",
     )
-    rows = [
-        (
-            f"bench-{i}",
-            Jsonb(
-                {
-                    "AGE": 50 + i % 30,
-                    "RACE": 1,
-                    "DPROS": 1 + i % 4,
-                    "DCAPS": 1,
-                    "PSA": 1.0 + i % 90,
-                    "VOL": float(i % 40),
-                    "GLEASON": 5 + i % 4,
-                }
-            ),
-        )
-        for i in range(ENTITIES)
-    ]
     with psycopg.connect(url) as conn:
         promote(conn, register_model(conn, new).model_version, "benchmark")
-        conn.cursor().executemany(
-            "INSERT INTO feature_store (entity_id, event_timestamp, dynamic_features) "
-            "VALUES (%s, now(), %s)",
-            rows,
-        )
+    add_entities(url, 0, ENTITIES)
+
+
+def add_entities(url: str, first: int, count: int) -> None:
+    """Feature rows for entities bench-`first` .. bench-`first + count - 1` (one COPY)."""
+    copy = "COPY feature_store (entity_id, event_timestamp, dynamic_features) FROM STDIN"
+    now = datetime.now(UTC)
+    with psycopg.connect(url) as conn, conn.cursor().copy(copy) as rows:
+        for i in range(first, first + count):
+            features = {
+                "AGE": 50 + i % 30,
+                "RACE": 1,
+                "DPROS": 1 + i % 4,
+                "DCAPS": 1,
+                "PSA": 1.0 + i % 90,
+                "VOL": float(i % 40),
+                "GLEASON": 5 + i % 4,
+            }
+            rows.write_row((f"bench-{i}", now, Jsonb(features)))
 
 
 @contextlib.contextmanager
@@ -172,7 +229,7 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 def run_wrk(
     url: str, connections: int, seconds: int, script: Path | None, pace_ms: float = 0
 ) -> dict[str, float]:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
     if script is not None:
         args += ["-s", str(script)]
     env = {**os.environ, "BENCH_PACE_MS": f"{pace_ms:.3f}"}
@@ -187,20 +244,41 @@ def run_wrk(
     return figures
 
 
-def _worker_lag(base: str, workers: int, scrapes: int = 200) -> dict[int, dict[float, float]]:
-    """Each worker's loop-lag buckets, by pid (scraped until every worker answered).
+def _worker_metrics(base: str, workers: int, scrapes: int = 200) -> dict[int, str]:
+    """Each worker's /metrics text, by pid (scraped until every worker answered).
 
     Each scrape opens a new connection: a kept-alive one would reach the same worker every time.
     """
-    seen: dict[int, dict[float, float]] = {}
+    seen: dict[int, str] = {}
     for _ in range(scrapes):
         text = httpx.get(base + "/metrics", headers={"connection": "close"}, timeout=5).text
         pid = sample_value(text, "converge_worker_pid")
         if pid is not None:
-            seen[int(pid)] = histogram_buckets(text, LAG)
+            seen[int(pid)] = text
         if len(seen) == workers:
             break
     return seen
+
+
+def _worker_lag(base: str, workers: int) -> dict[int, dict[float, float]]:
+    """Each worker's loop-lag buckets, by pid."""
+    return {
+        pid: histogram_buckets(text, LAG) for pid, text in _worker_metrics(base, workers).items()
+    }
+
+
+def _sources(base: str, workers: int) -> Counter[str]:
+    """Entities served by each feature source (cache, db, default) and lookups that fell back
+    from a failed or refused dependency (redis, postgres), summed over the workers."""
+    served: Counter[str] = Counter()
+    for text in _worker_metrics(base, workers).values():
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == FEATURE_SOURCE:
+                    served[sample.labels["source"]] += int(sample.value)
+                elif sample.name == FALLBACKS:
+                    served[f"{sample.labels['dependency']} fallback"] += int(sample.value)
+    return served
 
 
 def _cpu_s(process: subprocess.Popen[bytes]) -> float:
@@ -333,6 +411,86 @@ def cold_starts(root: Path, env: dict[str, str]) -> None:
     )
 
 
+def _closed_loop(
+    server: tuple[str, subprocess.Popen[bytes]], script: Path, seconds: int, workers: int
+) -> tuple[dict[str, float], Counter[str]]:
+    """`_wrk_cpu` on /v1/predict at 64 connections, and the entities served by each source."""
+    base, process = server
+    before = _sources(base, workers)
+    figures = _wrk_cpu(process, base + "/v1/predict", 64, seconds, script)
+    return figures, _sources(base, workers) - before
+
+
+@contextlib.contextmanager
+def _keys_deleted(prefix: str) -> Iterator[None]:
+    """Deletes the Redis keys under `prefix` on exit."""
+    try:
+        yield
+    finally:
+        _delete_keys(prefix)
+
+
+def _delete_keys(prefix: str) -> None:
+    """Deletes the Redis keys under `prefix`, and only those."""
+    url = get_settings().redis_url
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [key.decode() for key in client.scan_iter(match=prefix + "*", count=1000)]
+    finally:
+        client.close()
+    invalidate(url, prefix, [key.removeprefix(prefix) for key in keys])
+
+
+def _cache_scenarios(
+    server: tuple[str, subprocess.Popen[bytes]],
+    root: Path,
+    env: dict[str, str],
+    health_rps: float,
+    warm: tuple[dict[str, float], Counter[str]],
+    seconds: int,
+    workers: int,
+) -> None:
+    """/v1/predict with a warm, a half-missing and an empty cache, each against a bare /health
+    run just before it (on a shared machine the load drifts within a bench run)."""
+    base, process = server
+    click.echo(
+        "closed loop, 64 connections, /v1/predict by what its feature lookups find, each as a "
+        "ratio of a bare /health run just before it (sources: the workers' counters):"
+    )
+    _scenario_line(WARM, *warm, health_rps)
+    mixed = root / "mixed.lua"
+    mixed.write_text(MIXED.script())
+    health = _wrk_cpu(process, base + "/health", 64, seconds, None)
+    _scenario_line(MIXED, *_closed_loop(server, mixed, seconds, workers), health["rps"])
+    # New entities for the whole run at 1.5 x the warm rate (a miss is not faster than a hit).
+    count = math.ceil(warm[0]["rps"] * seconds * 1.5) + ENTITIES
+    add_entities(env["DATABASE_URL"], ENTITIES, count)
+    fresh = root / "fresh.lua"
+    fresh.write_text(EMPTY.script(FIRST=ENTITIES))
+    _delete_keys(env["CONVERGE_SERVING_CACHE_KEY_PREFIX"])
+    health = _wrk_cpu(process, base + "/health", 64, seconds, None)
+    _scenario_line(EMPTY, *_closed_loop(server, fresh, seconds, workers), health["rps"])
+
+
+def _scenario_line(
+    scenario: Scenario, figures: dict[str, float], sources: Counter[str], health_rps: float
+) -> None:
+    counts = {name: count for name, count in sources.items() if "fallback" not in name}
+    total = sum(counts.values()) or 1
+    shares = ", ".join(f"{name} {100 * counts[name] / total:.0f}%" for name in sorted(counts))
+    # A dependency slower than its timeout counts as failed; enough failures open its breaker.
+    fallbacks = "".join(
+        f"; {name}s: {sources[name]}" for name in sorted(sources) if "fallback" in name
+    )
+    click.echo(
+        f"  {scenario.label} ({scenario.meaning}): {figures['rps']:.0f} req/s, p50 "
+        f"{figures['p50'] / 1000:.1f} ms, p99 {figures['p99'] / 1000:.1f} ms, server CPU "
+        f"{figures['cpu_ms']:.3f} ms/request, non-2xx {figures['non2xx']:.0f}; ratio "
+        f"{figures['rps'] / health_rps:.2f} (/health {health_rps:.0f} req/s); "
+        f"sources: {shares}{fallbacks}"
+    )
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -396,19 +554,22 @@ def command(
     """Serve a champion with uvicorn workers and measure it with wrk."""
     with served_champion(mojo) as (root, env):
         script = root / "predict.lua"
-        script.write_text(WRK_PREDICT.replace("__ENTITIES__", str(ENTITIES)))
+        script.write_text(WARM.script())
         pacing = root / "pacing.lua"
         pacing.write_text(WRK_PACING)
 
         click.echo(f"cores: {os.cpu_count()}; workers: {workers}; wrk: 2 threads")
         cold_starts(root, env)
 
-        with uvicorn(env, workers) as server:
+        # This run's own cache keys: emptying them leaves other users of the Redis alone.
+        prefix = f"converge:bench:{root.name}:"
+        env = {**env, "CONVERGE_SERVING_CACHE_KEY_PREFIX": prefix}
+        with _keys_deleted(prefix), uvicorn(env, workers) as server:
             base, process = server
             wait_ready(base, process)
             run_wrk(base + "/v1/predict", 64, 3, script)  # warm-up: fills the Redis cache
             ping = _wrk_cpu(process, base + "/health", 64, seconds, None)
-            predict = _wrk_cpu(process, base + "/v1/predict", 64, seconds, script)
+            predict, warm_sources = _closed_loop(server, script, seconds, workers)
             ratio = predict["rps"] / ping["rps"]
             click.echo(
                 f"closed loop, 64 connections: bare /health {ping['rps']:.0f} req/s, "
@@ -452,3 +613,6 @@ def command(
                     f"{bare_lag:.1f} ms); RSS {rss_mb:.0f} MB (goal < {TARGET_RSS_MB:.0f} MB: "
                     f"{_verdict(rss_mb < TARGET_RSS_MB)})"
                 )
+            _cache_scenarios(
+                server, root, env, ping["rps"], (predict, warm_sources), seconds, workers
+            )

@@ -41,4 +41,16 @@ def test_bench_serve_smoke_run_prints_every_figure(
     assert re.search(rf"20 open connections .* non-2xx 0, .* p99 {FIGURE} ms", out)
     lag_lines = re.findall(rf"worker \d+: loop lag p99 {FIGURE} ms .* RSS {FIGURE} MB", out)
     assert len(lag_lines) == 2, out
+    scenario = rf"{FIGURE} req/s, p50 {FIGURE} ms, p99 {FIGURE} ms, .* non-2xx 0; ratio {FIGURE}"
+    scenario += rf" \(/health {FIGURE} req/s\)"
+    assert re.search(rf"  warm Redis .*: {scenario}; sources: cache \d+%", out), out
+    # Unknown entities are never cached: at least about half the lookups end at the default
+    # (on a loaded machine a tripped breaker sends known ones there too).
+    mixed = re.search(
+        rf"  50/50 known/unknown .*: {scenario}; sources: .*default (?P<default>\d+)%", out
+    )
+    assert mixed and int(mixed["default"]) >= 30, out
+    # After the keys were deleted, each request asked a new entity: none came from the cache.
+    empty = re.search(rf"  empty Redis .*: {scenario}; sources: (?P<sources>.*)\n", out)
+    assert empty and "cache" not in empty["sources"], out
     assert databases_named_like(database_url, "converge_bench_%") <= before
