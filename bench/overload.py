@@ -6,6 +6,10 @@ status (wrk reports one latency distribution for all statuses). Meanwhile a poll
 port's /live and /ready every 250 ms with a 1 s timeout, as a kubelet would, and the main port's
 /health and /ready the same way as the same-run baseline. Prints requests/s, the share of 503,
 p50/p99 of 2xx and of 503, timeouts, and per probe p50/p99/max latency and failures.
+
+Then the same load on a bare app under the same uvicorn workers and event loop that answers every
+POST with the same 503 at once (bench.bare_refusal): the fastest refusals this machine's Python
+workers give at that load, printed beside the serving app's with the ratio of the 503 p99s.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import http.client
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +35,15 @@ from bench.serve import (
     uvicorn,
     wait_ready,
 )
+from serving.config import ServingSettings
+from serving.launch import app_process
 from shared.net import free_port
 
 PROBE_PERIOD_S = 0.25
 PROBE_TIMEOUT_S = 1.0
 REQUEST_TIMEOUT_S = 10.0
 TARGET_REFUSAL_P99_MS = 100.0
+REPO = Path(__file__).resolve().parent.parent
 
 # wrk Lua: POST one of ENTITIES entity_ids per request, count answers by status.
 WRK_OVERLOAD = """
@@ -250,16 +260,18 @@ class Overload:
 
 
 def overload(
-    base: str, probe_port: int, connections: int, timed: int, seconds: int, script: Path
+    base: str, probe_port: int | None, connections: int, timed: int, seconds: int, script: Path
 ) -> Overload:
-    """`connections` in all (`timed` of them the bench's) on /v1/predict; probes polled."""
+    """`connections` in all (`timed` of them the bench's) on /v1/predict; probes polled (the
+    probe port's too unless None)."""
     host, port = base.removeprefix("http://").split(":")
     urls = {
-        "probe port /live": ("127.0.0.1", probe_port, "/live"),
-        "probe port /ready": ("127.0.0.1", probe_port, "/ready"),
         "main port /health": (host, int(port), "/health"),
         "main port /ready": (host, int(port), "/ready"),
     }
+    if probe_port is not None:
+        urls["probe port /live"] = ("127.0.0.1", probe_port, "/live")
+        urls["probe port /ready"] = ("127.0.0.1", probe_port, "/ready")
     with (
         ProbePoller(urls) as poller,
         TimedClients(host, int(port), "/v1/predict", timed) as clients,
@@ -268,17 +280,23 @@ def overload(
     return Overload(figures, clients, poller.timings)
 
 
-def report(run: Overload, connections: int, seconds: int, workers: int) -> list[str]:
+def refusal_ms(run: Overload) -> list[float]:
+    """Latencies (ms) of the 503s the bench's timed connections got."""
+    return [s * 1000 for s in run.timed.by_status.get(503, [])]
+
+
+def report(run: Overload, connections: int, seconds: int, workers: int, loop: str) -> list[str]:
     """The printed lines: throughput, 503 share, latency by status, timeouts, probes."""
     wrk, timed = run.wrk, run.timed
     ok = [s * 1000 for status, ms in timed.by_status.items() if 200 <= status < 300 for s in ms]
-    refused = [s * 1000 for s in timed.by_status.get(503, [])]
+    refused = refusal_ms(run)
     others = {s: len(v) for s, v in timed.by_status.items() if s != 503 and not 200 <= s < 300}
     refusal_p99 = percentile(refused, 0.99)
     timeouts = wrk.timeouts + timed.timeouts
     lines = [
-        f"cores: {os.cpu_count()}; workers: {workers}; {connections} connections for {seconds} s "
-        f"(wrk {connections - timed.connections}, timed by the bench {timed.connections})",
+        f"cores: {os.cpu_count()}; workers: {workers}, event loop {loop}; {connections} "
+        f"connections for {seconds} s (wrk {connections - timed.connections}, timed by the bench "
+        f"{timed.connections})",
         f"wrk: {wrk.rps:.0f} req/s, 503 share {wrk.refused / max(wrk.answered, 1):.1%} of "
         f"{wrk.answered} answers, timeouts (> {REQUEST_TIMEOUT_S:g} s) {wrk.timeouts}, socket "
         f"errors {wrk.errors}; latency of all answers p50 {wrk.p50_ms:.1f} ms, p99 "
@@ -299,6 +317,24 @@ def report(run: Overload, connections: int, seconds: int, workers: int) -> list[
             + ("" if name.startswith("main") else f" (goal: none, < 1 s: {_verdict(within)})")
         )
     return lines
+
+
+def ceiling_report(run: Overload, ceiling: Overload) -> str:
+    """The bare app's figures under the same load, and the serving app's 503 p99 over its."""
+    bare, refused = refusal_ms(ceiling), refusal_ms(run)
+    ratio = (
+        f"{percentile(refused, 0.99) / percentile(bare, 0.99):.2f}x"
+        if refused and bare
+        else "n/a (no 503 to compare)"
+    )
+    return (
+        f"ceiling, a bare app answering every POST with the same 503 at once (same workers, loop "
+        f"and load): wrk {ceiling.wrk.rps:.0f} req/s, timeouts "
+        f"{ceiling.wrk.timeouts + ceiling.timed.timeouts}, latency of all answers p99 "
+        f"{ceiling.wrk.p99_ms:.1f} ms, max {ceiling.wrk.max_ms:.1f} ms; timed 503 p50 "
+        f"{percentile(bare, 0.5):.1f} ms, p99 {percentile(bare, 0.99):.1f} ms; serving app's 503 "
+        f"p99 / the ceiling's: {ratio}"
+    )
 
 
 def _verdict(ok: bool) -> str:
@@ -328,5 +364,21 @@ def command(mojo: Path | None, seconds: int, connections: int, timed: int, worke
             wait_ready(base, process)
             run_wrk(base + "/v1/predict", 64, 2, script)  # warm-up: fills the Redis cache
             run = overload(base, probe_port, connections, timed, seconds, script)
-        for line in report(run, connections, seconds, workers):
+        loop = ServingSettings().event_loop
+        with bare_app(workers, loop) as base:
+            ceiling = overload(base, None, connections, timed, seconds, script)
+        for line in report(run, connections, seconds, workers, loop):
             click.echo(line)
+        click.echo(ceiling_report(run, ceiling))
+
+
+@contextmanager
+def bare_app(workers: int, loop: str) -> Iterator[str]:
+    """bench.bare_refusal under uvicorn (`workers`, `loop`, httptools) on a free port: its URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bench.bare_refusal:app", "--port", str(port)]
+    argv += ["--workers", str(workers), "--loop", loop, "--http", "httptools"]
+    argv += ["--lifespan", "off", "--log-level", "warning"]
+    with app_process(argv, dict(os.environ), cwd=REPO) as process:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        yield f"http://127.0.0.1:{port}"

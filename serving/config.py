@@ -6,7 +6,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -144,6 +144,14 @@ class ServingSettings(BaseSettings):
                 )
         return value
 
+    # Past saturation uvloop served some connections over and over while others waited seconds
+    # (requests timed out under `bench overload`); asyncio's loop serves them in turn. See
+    # docs/serving.md, "Overload".
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description="Event loop of the workers: asyncio (fair under overload) or uvloop "
+        "(more requests/s below saturation, seconds-long waits for some clients beyond it).",
+    )
     # Kubernetes probes go here, not to the main port: see serving/probes.py and docs/serving.md.
     probe_port: int | None = Field(
         default=None,

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve predictions from the champion MOJO (POST /v1/predict, /graphql, /ready, /metrics)."""
     import uvicorn  # imported here so that `converge --help` stays light
+    from pydantic import ValidationError
 
     from serving.config import get_serving_settings
     from serving.launch import HTTP_PROTOCOL
@@ -34,13 +35,22 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     log_config = logging_config(log_level, get_settings().converge_log_format)
     configure_logging(log_level, get_settings().converge_log_format)
     # Before any worker imports numba, which reads NUMBA_* once; workers inherit os.environ.
-    shipped = get_serving_settings().kernel_cache
+    try:
+        serving = get_serving_settings()
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"CONVERGE_SERVING_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid serving setting: {errors}") from exc
+    shipped = serving.kernel_cache
     why_not = use_shipped_cache(shipped, os.environ)
     if why_not is None:
         log.info("numba kernels: using the shipped cache %s", shipped)
     else:  # a warning when a configured cache cannot be used
         level = logging.INFO if shipped is None else logging.WARNING
         log.log(level, "numba kernels compile at start-up: %s", why_not)
+    log.info("workers run the %s event loop", serving.event_loop)
     uvicorn.run(
         "serving.main:app",
         host=host,
@@ -48,6 +58,6 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         workers=workers,
         log_level=log_level,
         log_config=log_config,
-        loop="uvloop",
+        loop=serving.event_loop,
         http=HTTP_PROTOCOL,
     )

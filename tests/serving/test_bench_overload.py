@@ -27,10 +27,18 @@ def test_bench_overload_smoke_run_prints_every_figure(
 
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "workers: 2; 100 connections for 2 s (wrk 90, timed by the bench 10)" in out
+    assert (
+        "workers: 2, event loop asyncio; 100 connections for 2 s (wrk 90, timed by the bench 10)"
+        in out
+    )
     assert re.search(rf"wrk: {FIGURE} req/s, 503 share {FIGURE}% of \d+ answers, timeouts", out)
     assert re.search(rf"2xx p50 {FIGURE} ms, p99 {FIGURE} ms .*; 503 p50 ", out)
     assert re.search(r"timeouts in all: \d+ \(goal 0: (ok|MISSED)\)", out)
     for probe in ("probe port /live", "probe port /ready", "main port /health", "main port /ready"):
         assert re.search(rf"{probe} every 250 ms, 1 s timeout: p50 {FIGURE} ms.*failures \d+", out)
+    assert re.search(
+        rf"ceiling, a bare app .*: wrk {FIGURE} req/s, timeouts \d+, .* timed 503 p50 {FIGURE} ms, "
+        rf"p99 {FIGURE} ms; serving app's 503 p99 / the ceiling's: ({FIGURE}x|n/a)",
+        out,
+    )
     assert databases_named_like(database_url, "converge_bench_%") <= before

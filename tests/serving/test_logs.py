@@ -56,6 +56,9 @@ def test_the_app_logs_json_lines_and_the_model_it_serves(
     assert swaps and swaps[0]["logger"] == "serving.model_holder"
     assert f"serving model_version {version} (glm)" == swaps[0]["message"]
     assert any(line["logger"].startswith("uvicorn") for line in lines)
+    if launcher == "converge serve":  # the default loop, said once by the command
+        loops = [line["message"] for line in lines if line["logger"] == "converge.commands.serve"]
+        assert "workers run the asyncio event loop" in loops
 
 
 async def test_a_breaker_transition_is_one_log_line_json_on_request(

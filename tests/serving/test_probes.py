@@ -29,6 +29,7 @@ from tests.serving.conftest import Registry, serving_env
 from tests.serving.server import REPO
 
 PROBE_BUDGET_S = 1.0  # what a kubelet with timeoutSeconds: 1 allows
+EVENT_LOOP = ServingSettings.model_fields["event_loop"].default  # as `converge serve` runs it
 
 
 @contextlib.contextmanager
@@ -36,7 +37,7 @@ def workers(env: dict[str, str], count: int, log: Path) -> Iterator[tuple[int, i
     """tests.serving.stalling_app under uvicorn as `converge serve` runs it; (port, probe port)."""
     port, probe_port = free_port(), free_port()
     argv = [sys.executable, "-m", "uvicorn", "tests.serving.stalling_app:app", "--host"]
-    argv += ["127.0.0.1", "--port", str(port), "--workers", str(count), "--loop", "uvloop"]
+    argv += ["127.0.0.1", "--port", str(port), "--workers", str(count), "--loop", EVENT_LOOP]
     argv += ["--http", HTTP_PROTOCOL, "--log-level", "warning"]
     env = {**os.environ, "PYTHONPATH": str(REPO), **env}
     env["CONVERGE_SERVING_PROBE_PORT"] = str(probe_port)
@@ -175,7 +176,7 @@ def test_probes_and_refusals_stay_fast_at_2000_connections_on_2_workers(
     raise_file_limit()
     with workers(env, 2, tmp_path / "app.log") as (port, probe_port):
         run = overload(f"http://127.0.0.1:{port}", probe_port, 2000, 50, 6, script)
-    print("\n".join(report(run, 2000, 6, 2)))  # the figures, for a failing run's log
+    print("\n".join(report(run, 2000, 6, 2, EVENT_LOOP)))  # the figures, for a failing run's log
     for name in ("probe port /live", "probe port /ready"):
         timings = run.probes[name]
         assert not timings.failures, (name, timings.failures)
