@@ -160,7 +160,8 @@ def train_mojo(out_dir: Path) -> Path:
     from h2o.estimators import H2OGradientBoostingEstimator
 
     export_h2o_java_home()
-    h2o.init(nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
+    # A port of its own: at the default one, h2o.init joins (and would shut down) another's cloud.
+    h2o.init(port=free_port(), nthreads=2, max_mem_size="2G", bind_to_localhost=True, verbose=False)
     try:
         frame = h2o.upload_file(str(Path(h2o.__file__).parent / "h2o_data" / "prostate.csv"))
         frame["CAPSULE"] = frame["CAPSULE"].asfactor()
