@@ -19,7 +19,7 @@ from dagster import (
 from assets.candidates import candidate_model
 from assets.champion_metadata import metric_history, roc_table, versions_by_sha256
 from assets.groups import SELECT
-from assets.holdout import Holdout, holdout_roc
+from assets.holdout import Holdout
 from assets.leaderboard import latest_candidates, leaderboard_markdown
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from assets.selection import select_champion
@@ -74,7 +74,6 @@ def champion_model(
     context.log.info(f"{verdict}: {decision.reason}")
     missing = sorted(set(configs) - set(candidates))
     versions = model_registry.versions()
-    roc = holdout_roc(store, best.artifact_uri, best.artifact_sha256, holdout)
     summary: dict[str, Any] = {
         "model_version": record.model_version,
         "config_name": best.config_name,
@@ -102,7 +101,7 @@ def champion_model(
                 leaderboard_markdown(ranked, metric, versions_by_sha256(versions))
             ),
             "metric_history": metric_history(versions, model_registry.promotions()),
-            **({} if roc is None else {"roc_curve": roc_table(roc)}),
+            **({} if selected.roc is None else {"roc_curve": roc_table(selected.roc)}),
         },
     )
 

@@ -7,10 +7,8 @@ runtime, the same metric code, whatever frame each model was validated on when i
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,8 +17,6 @@ from assets.training_frame import LABEL, SPLIT, feature_columns
 from shared.artifacts import ArtifactStore
 from shared.mojo import load_mojo
 from shared.mojo.model import MojoModel
-
-T = TypeVar("T")
 
 # H2O clips probabilities the same way before taking the log.
 _LOGLOSS_EPSILON = 1e-15
@@ -95,50 +91,44 @@ def _class_index(holdout: Holdout, classes: list[str]) -> np.ndarray:
     return holdout.labels.map({label: i for i, label in enumerate(classes)}).to_numpy()
 
 
-def metrics_of(model: MojoModel, holdout: Holdout) -> dict[str, float]:
-    """auc and logloss (binomial), logloss (multinomial), rmse and mae (regression)."""
+@dataclass(frozen=True)
+class HoldoutScores:
+    """A model's metrics on the holdout and, for a binomial model, its ROC curve."""
+
+    metrics: dict[str, float]
+    roc: pd.DataFrame | None
+
+
+def scores_of(model: MojoModel, holdout: Holdout) -> HoldoutScores:
+    """auc and logloss (binomial, with the ROC curve of the second class), logloss (multinomial),
+    rmse and mae (regression), from one scoring pass."""
     preds = model.predict(holdout.features)
     if model.classes is None:
         error = preds["predict"].to_numpy(dtype=float) - holdout.labels.astype(float).to_numpy()
-        return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+        regression = {
+            "rmse": float(np.sqrt(np.mean(error**2))),
+            "mae": float(np.mean(np.abs(error))),
+        }
+        return HoldoutScores(regression, None)
     index = _class_index(holdout, model.classes)
     probabilities = preds.iloc[:, 1:].to_numpy(dtype=float)
     p_true = np.clip(probabilities[np.arange(len(index)), index], _LOGLOSS_EPSILON, 1.0)
     metrics = {"logloss": float(-np.mean(np.log(p_true)))}
+    roc = None
     if len(model.classes) == 2:
         metrics["auc"] = auc(index == 1, probabilities[:, 1])
-    return {name: value for name, value in metrics.items() if np.isfinite(value)}
+        roc = roc_points(index == 1, probabilities[:, 1])
+    return HoldoutScores({k: v for k, v in metrics.items() if np.isfinite(v)}, roc)
 
 
-def roc_of(model: MojoModel, holdout: Holdout) -> pd.DataFrame | None:
-    """The ROC curve of a binomial model on the holdout (the second class positive); else None."""
-    if model.classes is None or len(model.classes) != 2:
-        return None
-    index = _class_index(holdout, model.classes)
-    p1 = model.predict(holdout.features).iloc[:, 2].to_numpy(dtype=float)
-    return roc_points(index == 1, p1)
-
-
-def _scored(store: ArtifactStore, uri: str, sha256: str, score: Callable[[MojoModel], T]) -> T:
-    """Fetch a stored MOJO (verified by sha256), load it in the runtime and apply `score`."""
+def rescore(store: ArtifactStore, uri: str, sha256: str, holdout: Holdout) -> HoldoutScores:
+    """Fetch a stored MOJO (verified by sha256), load it in the runtime and score the holdout."""
     with tempfile.TemporaryDirectory(prefix="converge-holdout-") as folder:
         path = store.fetch_verified(uri, sha256, Path(folder))
         model = load_mojo(path)
         if not isinstance(model, MojoModel):
             raise HoldoutError(f"{uri} is not an H2O-3 MOJO")
         try:
-            return score(model)
+            return scores_of(model, holdout)
         except HoldoutError as exc:
             raise HoldoutError(f"{uri}: {exc}") from exc
-
-
-def rescore(store: ArtifactStore, uri: str, sha256: str, holdout: Holdout) -> dict[str, float]:
-    """A stored MOJO's metrics on the holdout, scored by the runtime."""
-    return _scored(store, uri, sha256, lambda model: metrics_of(model, holdout))
-
-
-def holdout_roc(
-    store: ArtifactStore, uri: str, sha256: str, holdout: Holdout
-) -> pd.DataFrame | None:
-    """A stored MOJO's ROC curve on the holdout (None unless binomial), scored by the runtime."""
-    return _scored(store, uri, sha256, lambda model: roc_of(model, holdout))

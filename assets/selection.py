@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from assets.holdout import Holdout, HoldoutError, rescore
+import pandas as pd
+
+from assets.holdout import Holdout, HoldoutError, HoldoutScores, rescore
 from shared.artifacts import ArtifactStore
 from shared.champion_rule import Decision, PromotionPolicy, decide, new_model
 from shared.leaderboard import CandidateResult, rank
@@ -29,11 +31,13 @@ class Registry(Protocol):
 
 @dataclass(frozen=True)
 class Selection:
-    """What the step did: the ranking, the registered best, its holdout value and the decision."""
+    """What the step did: the ranking, the registered best, its holdout value (and ROC curve when
+    binomial) and the decision."""
 
     ranked: list[CandidateResult]
     best: CandidateResult
     value: float
+    roc: pd.DataFrame | None
     record: ModelRecord
     decision: Decision
 
@@ -51,13 +55,13 @@ def select_champion(
     ranked = rank(list(candidates), metric)
     best = ranked[0]
 
-    def holdout_value(uri: str, sha256: str, who: str) -> float:
-        values = rescore(store, uri, sha256, holdout)
-        if metric not in values:
-            raise HoldoutError(f"{who}: no {metric} on the validation split (got {values})")
-        return values[metric]
+    def holdout_value(scores: HoldoutScores, who: str) -> float:
+        if metric not in scores.metrics:
+            raise HoldoutError(f"{who}: no {metric} on the validation split (got {scores.metrics})")
+        return scores.metrics[metric]
 
-    value = holdout_value(best.artifact_uri, best.artifact_sha256, best.config_name)
+    scores = rescore(store, best.artifact_uri, best.artifact_sha256, holdout)
+    value = holdout_value(scores, best.config_name)
     record = registry.register(new_model(best, ranked, orchestrator))
     decision = decide(
         policy,
@@ -66,11 +70,10 @@ def select_champion(
         record.model_version,
         registry.champion(),
         lambda current: holdout_value(
-            current.model.artifact_uri,
-            current.model.artifact_sha256,
+            rescore(store, current.model.artifact_uri, current.model.artifact_sha256, holdout),
             f"champion v{current.model.model_version}",
         ),
     )
     if decision.promoted:
         registry.promote(record.model_version, decision.reason)
-    return Selection(ranked, best, value, record, decision)
+    return Selection(ranked, best, value, scores.roc, record, decision)
