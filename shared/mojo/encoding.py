@@ -96,7 +96,7 @@ def _lookup(domain: list[str]) -> dict[str, float]:
 
 def parse_numbers(values: Sequence[Any] | FloatArray, name: str) -> FloatArray:
     """Numeric column values (numbers, numeric text, missing tokens) as float64; NaN = missing."""
-    if isinstance(values, np.ndarray):  # read already (shared.schemas' batch columns)
+    if isinstance(values, np.ndarray):  # float64 already: a batch column of floats and nulls
         return values
     if set(map(type, values)) <= _PLAIN_NUMBERS:
         # A JSON batch: numpy reads None as NaN and an int as float() does, in one C loop.
@@ -136,7 +136,7 @@ def look_up_levels(
     values: Sequence[Any] | FloatArray, lookup: dict[str, float], unseen: float = _NAN
 ) -> FloatArray:
     """Categorical values as level indices; missing values are NaN, unseen levels `unseen`."""
-    if isinstance(values, np.ndarray):  # Python floats, whose text `_level_text` knows
+    if isinstance(values, np.ndarray):  # as Python floats: a numpy scalar's repr is no level
         values = values.tolist()
     # PredictCsv converts unknown levels to NA: without categorical encoding they score like
     # missing values.
