@@ -67,7 +67,9 @@ class RowEncoder:
         columns = {name: [row.get(name) for row in rows] for name in wanted}
         return self.encode_columns(columns, len(rows))
 
-    def encode_columns(self, columns: Mapping[str, Sequence[object]], count: int) -> FloatArray:
+    def encode_columns(
+        self, columns: Mapping[str, Sequence[object] | FloatArray], count: int
+    ) -> FloatArray:
         """Like `encode_rows`, for `count` rows given column by column (an absent one: missing)."""
         encoded = np.full((count, len(self.names) + (self.offset is not None)), np.nan)
         for index, (name, lookup) in enumerate(zip(self.names, self.levels, strict=True)):
@@ -92,8 +94,10 @@ def _lookup(domain: list[str]) -> dict[str, float]:
     return lookup
 
 
-def parse_numbers(values: Sequence[Any], name: str) -> FloatArray:
+def parse_numbers(values: Sequence[Any] | FloatArray, name: str) -> FloatArray:
     """Numeric column values (numbers, numeric text, missing tokens) as float64; NaN = missing."""
+    if isinstance(values, np.ndarray):  # float64 already: a batch column of floats and nulls
+        return values
     if set(map(type, values)) <= _PLAIN_NUMBERS:
         # A JSON batch: numpy reads None as NaN and an int as float() does, in one C loop.
         plain: FloatArray = np.array(values, dtype=np.float64)
@@ -129,9 +133,11 @@ def require_offsets(values: FloatArray, name: str) -> FloatArray:
 
 
 def look_up_levels(
-    values: Sequence[Any], lookup: dict[str, float], unseen: float = _NAN
+    values: Sequence[Any] | FloatArray, lookup: dict[str, float], unseen: float = _NAN
 ) -> FloatArray:
     """Categorical values as level indices; missing values are NaN, unseen levels `unseen`."""
+    if isinstance(values, np.ndarray):  # as Python floats: a numpy scalar's repr is no level
+        values = values.tolist()
     # PredictCsv converts unknown levels to NA: without categorical encoding they score like
     # missing values.
     get = lookup.get

@@ -104,13 +104,18 @@ class MojoModel(ModelMetadata):
         """genmodel's `preds` for rows given as mappings: label index, then class probabilities."""
         return self.scorer.score(self.encoder.encode_rows(rows))
 
-    def score_columns(self, columns: Mapping[str, Sequence[object]], count: int) -> FloatArray:
+    def score_columns(
+        self, columns: Mapping[str, Sequence[object] | FloatArray], count: int
+    ) -> FloatArray:
         """`score_rows` for `count` rows given column by column (an absent column: missing)."""
         return self.scorer.score(self.encoder.encode_columns(columns, count))
 
     def predict_rows(self, rows: Sequence[Mapping[str, object]]) -> list[RowPrediction]:
         """`predict` without pandas, for a few rows: one dict of PredictCsv's columns per row."""
-        preds = self.score_rows(rows)
+        return self.prediction_rows(self.score_rows(rows))
+
+    def prediction_rows(self, preds: FloatArray) -> list[RowPrediction]:
+        """genmodel's `preds` as PredictCsv's rows: one dict per row, class labels by name."""
         columns: list[list[float | str]] = preds.T.tolist()
         if self.classes is not None:
             columns[0] = list(map(self.classes.__getitem__, preds[:, 0].astype(np.intp).tolist()))

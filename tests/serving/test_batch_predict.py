@@ -11,6 +11,9 @@ from typing import Any
 import orjson
 
 from serving.api.routes.batch import score_body
+from serving.scoring import LoadedModel
+from shared.mojo import MojoModel, load_mojo
+from tests.handmade_mojo import write_glm_mojo
 from tests.serving.client import running_app
 from tests.serving.conftest import Registry, serving_settings, settings_for
 
@@ -39,6 +42,21 @@ async def test_batch_equals_single_rows(
         for row, prediction in zip(batch, body["predictions"], strict=True):
             single = (await client.post("/v1/predict", json={"features": row})).json()
             assert single["predictions"][0]["prediction"] == prediction
+
+
+def test_every_way_of_reading_rows_answers_as_predict_rows(tmp_path: Path) -> None:
+    mojo = load_mojo(write_glm_mojo(tmp_path / "glm.zip"))
+    assert isinstance(mojo, MojoModel)
+    model = LoadedModel(3, mojo.h2o_version, mojo.algo, "", mojo)
+    floats = [
+        {"colour": None if i % 3 else 1.0, "size": None if i % 7 == 0 else i / 10}
+        for i in range(50)
+    ]
+    reordered = [dict(reversed(row.items())) if i % 2 else row for i, row in enumerate(rows(50))]
+    # Floats and nulls (read as one array), mixed values (column slices), keys in varying order.
+    for batch in (floats, rows(50), reordered):
+        expected = orjson.dumps({"model_version": 3, "predictions": mojo.predict_rows(batch)})
+        assert score_body(orjson.dumps({"rows": batch}), model, 100) == expected
 
 
 async def test_refusals_name_the_field(
