@@ -43,10 +43,11 @@ def use_forkserver() -> None:
         spawn_init(self, *args, **kwargs)
         # The one place Dagster sets the context its runs' processes start with.
         self._mp_ctx = context  # type: ignore[assignment]
+        # Started with the server, not with the first run; after the server's own set-up, so the
+        # runs inherit the environment it left (e.g. the project's .env Dagster loads into it).
+        forkserver.ensure_running()
 
     DagsterApiServer.__init__ = forkserver_init  # type: ignore[method-assign]
-    # Start the forkserver (and its imports) with the code server, not with the first run.
-    forkserver.ensure_running()
 
 
 def main() -> None:
