@@ -8,7 +8,8 @@ and with it counted from the backfill's creation (includes them: what a user wai
 busy time runs from the start of its H2O training to its stored MOJO (training, export, parity
 check, upload to the store). Also: how long the daemon took to queue the first run and that run to
 start, the same utilization with training alone, whole runs (slot occupancy), where the runs' idle
-time goes, and the peak resident memory of every process involved (sampled).
+time goes, each run's launch timeline (`bench.launch_timeline`) and the peak resident memory of
+every process involved (sampled).
 The same-run baseline trains the same configs one after another in this process on the same H2O
 cluster, without Dagster.
 
