@@ -7,6 +7,8 @@ setting for that interval (dagster-io/dagster#11649; PR #11860 proposed 2 s whil
 active), so it is set on the module the backfill loop reads it from when the daemon starts. Its
 only other reader is the asset daemon's path without sensors, unused here (the champion follows
 champion_automation_sensor). The run queue's interval is `dequeue_interval_seconds` in dagster.yaml.
+The code server it starts for the workspace is `assets.code_server`'s, which starts the runs'
+processes from a preloaded forkserver instead of a new interpreter each.
 """
 
 from __future__ import annotations
@@ -87,12 +89,20 @@ def wait_until_iterating(
         time.sleep(0.2)
 
 
+def code_server_entry_point(executable_path: str) -> list[str]:
+    """The command the daemon starts its code server with, before `api grpc ...`."""
+    return [executable_path, "-m", "assets.code_server"]
+
+
 def main() -> None:
-    """`dagster-daemon`'s command line, with the backfill interval above."""
+    """`dagster-daemon`'s command line, with the backfill interval and code server above."""
     from dagster._daemon import controller
     from dagster._daemon.cli import main as dagster_daemon
+    from dagster._grpc import server
 
     controller.DEFAULT_DAEMON_INTERVAL_SECONDS = BACKFILL_INTERVAL_SECONDS
+    # The one reader of it is the function that starts a workspace's code server process.
+    server.get_python_environment_entry_point = code_server_entry_point  # type: ignore[attr-defined]
     dagster_daemon()
 
 

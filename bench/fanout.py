@@ -8,7 +8,8 @@ and with it counted from the backfill's creation (includes them: what a user wai
 busy time runs from the start of its H2O training to its stored MOJO (training, export, parity
 check, upload to the store). Also: how long the daemon took to queue the first run and that run to
 start, the same utilization with training alone, whole runs (slot occupancy), where the runs' idle
-time goes, and the peak resident memory of every process involved (sampled).
+time goes, each run's launch timeline (`bench.launch_timeline`) and the peak resident memory of
+every process involved (sampled).
 The same-run baseline trains the same configs one after another in this process on the same H2O
 cluster, without Dagster.
 
@@ -40,6 +41,7 @@ from assets.h2o_training import train_candidate, upload_frames
 from assets.leaderboard import CandidateResult, latest_candidates
 from assets.model_configs import load_model_configs
 from assets.pipeline import train_all
+from bench.launch_timeline import timeline_lines
 from bench.scratch import scratch_database
 from resources.dagster_home import render_instance_yaml
 from resources.environments import NODE_MEMORY_ENV, TASK_MEMORY_ENV
@@ -114,6 +116,7 @@ def h2o_cluster(node_memory: str) -> Iterator[tuple[str, list[int]]]:
 class RunTimeline:
     """One run of the fan-out: its creation, start and end, and its configs' busy spans."""
 
+    run_id: str
     created: float
     start: float
     end: float
@@ -137,7 +140,9 @@ def run_timelines(
             if p in trainings
         ]
         created = record.create_timestamp.timestamp()
-        timelines.append(RunTimeline(created, record.start_time, record.end_time, sorted(busy)))
+        timelines.append(
+            RunTimeline(run_id, created, record.start_time, record.end_time, sorted(busy))
+        )
     return timelines
 
 
@@ -228,6 +233,12 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
             backfill = instance.get_backfill(result.backfill_id)
             if backfill is None:
                 raise LookupError(f"backfill {result.backfill_id} vanished")
+            launch = timeline_lines(
+                instance,
+                [t.run_id for t in timelines],
+                backfill.backfill_timestamp,
+                {t.run_id: t.busy[0][0] for t in timelines if t.busy},
+            )
             baseline = serial_baseline(instance, matrix, h2o_url)
         finally:
             instance.dispose()
@@ -267,6 +278,9 @@ def command(configs: int, entities: int, ntrees: int, node_memory: str, task_mem
     click.echo(f"idle seconds of the runs ({sum(idle.values()):.1f} s in all):")
     for where, seconds in idle.items():
         click.echo(f"  {where}: {seconds:.2f} s")
+    click.echo("timeline from the backfill's creation (Dagster's event log, first training):")
+    for line in launch:
+        click.echo(line)
     click.echo(f"peak RSS of all processes: {memory.peak_bytes / 1024**3:.2f} GiB")
     if utilization < UTILIZATION_TARGET:
         click.echo("utilization below the goal: per-run start-up still outweighs the trainings")
