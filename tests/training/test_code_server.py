@@ -67,3 +67,15 @@ def test_the_daemon_starts_its_code_server_with_the_module() -> None:
         "-m",
         "assets.code_server",
     ]
+
+
+def test_dagster_builds_its_code_server_command_from_the_name_the_daemon_replaces() -> None:
+    # assets.daemon replaces this module global; were Dagster to read another name, the daemon's
+    # code server would silently start runs in new interpreters again.
+    import inspect
+
+    from dagster._grpc import server
+
+    assert callable(server.get_python_environment_entry_point)  # type: ignore[attr-defined]
+    source = inspect.getsource(server.open_server_process)
+    assert "entrypoint = get_python_environment_entry_point(" in source
