@@ -29,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from bench.serve import (
+from bench.serving_setup import (
     ENTITIES,
     served_champion,
     uvicorn,

@@ -38,7 +38,7 @@ import httpx
 import psutil
 
 from bench.scratch import scratch_database
-from bench.serve import FEATURES, WRK_PACING, install_champion, run_wrk
+from bench.serving_setup import FEATURES, WRK_PACING, install_champion, run_wrk
 from shared.db import database_url
 from shared.db.connection import with_database
 from shared.mojo import MojoModel, load_mojo

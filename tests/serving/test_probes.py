@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.overload import WRK_OVERLOAD, overload, percentile, report
-from bench.serve import raise_file_limit
+from bench.serving_setup import raise_file_limit
 from serving.app import probe_port_while_running
 from serving.config import ServingSettings
 from serving.launch import HTTP_PROTOCOL, app_process, wait_until_ready
