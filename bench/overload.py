@@ -29,6 +29,7 @@ from pathlib import Path
 
 import click
 
+from bench.serve_figures import verdict
 from bench.serving_setup import (
     ENTITIES,
     served_champion,
@@ -304,9 +305,9 @@ def report(run: Overload, connections: int, seconds: int, workers: int, loop: st
         f"timed connections: 2xx p50 {percentile(ok, 0.5):.1f} ms, p99 {percentile(ok, 0.99):.1f}"
         f" ms (n={len(ok)}); 503 p50 {percentile(refused, 0.5):.1f} ms, p99 {refusal_p99:.1f} ms "
         f"(n={len(refused)}; goal < {TARGET_REFUSAL_P99_MS:g} ms: "
-        f"{_verdict(refusal_p99 < TARGET_REFUSAL_P99_MS)}); other statuses {others or 'none'}; "
+        f"{verdict(refusal_p99 < TARGET_REFUSAL_P99_MS)}); other statuses {others or 'none'}; "
         f"timeouts {timed.timeouts}, socket errors {timed.errors}",
-        f"timeouts in all: {timeouts} (goal 0: {_verdict(timeouts == 0)})",
+        f"timeouts in all: {timeouts} (goal 0: {verdict(timeouts == 0)})",
     ]
     for name, timings in run.probes.items():
         within = not timings.failures and max(timings.latencies, default=0) < PROBE_TIMEOUT_S
@@ -314,7 +315,7 @@ def report(run: Overload, connections: int, seconds: int, workers: int, loop: st
             f"{name} every {PROBE_PERIOD_S * 1000:g} ms, {PROBE_TIMEOUT_S:g} s timeout: "
             f"{timings.summary()}, failures {len(timings.failures)}"
             + (f" ({', '.join(timings.failures[:3])})" if timings.failures else "")
-            + ("" if name.startswith("main") else f" (goal: none, < 1 s: {_verdict(within)})")
+            + ("" if name.startswith("main") else f" (goal: none, < 1 s: {verdict(within)})")
         )
     return lines
 
@@ -335,10 +336,6 @@ def ceiling_report(run: Overload, ceiling: Overload) -> str:
         f"{percentile(bare, 0.5):.1f} ms, p99 {percentile(bare, 0.99):.1f} ms; serving app's 503 "
         f"p99 / the ceiling's: {ratio}"
     )
-
-
-def _verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
 
 
 @click.command()
