@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,13 +32,18 @@ FIRST_CHILD, PAST, LEVELS = (np.uint64(f) for f in (layout.FIRST_CHILD, layout.P
 MISSING_STEP, NEGATIVE_STEP = np.uint64(MISSING - PAST_LEVELS), np.uint64(NEGATIVE - PAST_LEVELS)
 
 
-def compile_nogil(function: Callable[..., Any]) -> Any:
-    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable."""
+def compile_nogil(function: Callable[..., Any], *, inline: bool = False) -> Any:
+    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable.
+
+    An `inline` helper is compiled into each kernel that calls it (numba's IR inlining), not on
+    its own: it is no kernel of the cache's `COMPILED` lists.
+    """
+    inlining: Literal["always", "never"] = "always" if inline else "never"
     try:
-        return njit(nogil=True, cache=True)(function)
+        return njit(nogil=True, cache=True, inline=inlining)(function)
     except RuntimeError as error:  # "cannot cache function ...: no locator available"
         log.warning("numba cannot cache %s (%s); compiling in memory", function.__name__, error)
-        return njit(nogil=True, cache=False)(function)
+        return njit(nogil=True, cache=False, inline=inlining)(function)
 
 
 def _walk_forest(
@@ -56,6 +61,7 @@ def _walk_forest(
 ) -> None:
     # Unsigned indices throughout: numba adds no negative-index wraparound to their loads.
     at = np.empty(LOCKSTEP, dtype=np.uint64)
+    row_at = np.empty(LOCKSTEP, dtype=np.uint64)  # where each row's values start in `flat`
     width_x = np.uint64(x.shape[1])
     flat = x.reshape(-1)
     for start in range(0, x.shape[0], block):
@@ -69,11 +75,13 @@ def _walk_forest(
                 # of loads that the CPU overlaps.
                 width = min(LOCKSTEP, stop - first)
                 at[:width] = root
+                for i in range(width):
+                    row_at[i] = np.uint64(first + i) * width_x
                 for _ in range(depth):
                     for i in range(width):
                         node = at[i]
                         record = node * NODE_FIELDS
-                        d = flat[np.uint64(first + i) * width_x + nodes[record + COLUMN]]
+                        d = flat[row_at[i] + nodes[record + COLUMN]]
                         # The entry of `split_rule.decision_table` for d, chosen without a branch:
                         # a level below `levels` reads its own entry, anything else an entry past
                         # the levels (missing, <= -1 or a level from `levels` up).
