@@ -11,83 +11,97 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from shared.mojo import forest as layout
 from shared.mojo.forest import Forest
+from shared.mojo.split_rule import COMPARE, MISSING, NEGATIVE, PAST_LEVELS, RIGHT
 
 log = logging.getLogger(__name__)
+# Rows walked through one tree before the next tree.
+ROW_BLOCK = 256
+# Rows that walk a tree together.
+LOCKSTEP = 16
+# The layout's field offsets as unsigned constants of the walk.
+NODE_FIELDS, COLUMN = np.uint64(layout.NODE_FIELDS), np.uint64(layout.COLUMN)
+FIRST_CHILD, PAST, LEVELS = (np.uint64(f) for f in (layout.FIRST_CHILD, layout.PAST, layout.LEVELS))
+MISSING_STEP, NEGATIVE_STEP = np.uint64(MISSING - PAST_LEVELS), np.uint64(NEGATIVE - PAST_LEVELS)
 
 
-def compile_nogil(function: Callable[..., Any]) -> Any:
-    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable."""
+def compile_nogil(function: Callable[..., Any], *, inline: bool = False) -> Any:
+    """`function` compiled by numba without the GIL, cached on disk when a cache dir is writable.
+
+    An `inline` helper is compiled into each kernel that calls it (numba's IR inlining), not on
+    its own: it is no kernel of the cache's `COMPILED` lists.
+    """
+    inlining: Literal["always", "never"] = "always" if inline else "never"
     try:
-        return njit(nogil=True, cache=True)(function)
+        return njit(nogil=True, cache=True, inline=inlining)(function)
     except RuntimeError as error:  # "cannot cache function ...: no locator available"
         log.warning("numba cannot cache %s (%s); compiling in memory", function.__name__, error)
-        return njit(nogil=True, cache=False)(function)
+        return njit(nogil=True, cache=False, inline=inlining)(function)
 
 
 def _walk_forest(
     x: npt.NDArray[np.float64],
-    col: npt.NDArray[np.int32],
-    equal: npt.NDArray[np.int8],
-    na_vs_rest: npt.NDArray[np.bool_],
-    leftward: npt.NDArray[np.bool_],
-    split: npt.NDArray[np.float64],
-    bits_start: npt.NDArray[np.int64],
-    bits_offset: npt.NDArray[np.int64],
-    bits_count: npt.NDArray[np.int64],
-    left: npt.NDArray[np.int32],
-    right: npt.NDArray[np.int32],
-    value: npt.NDArray[np.float64],
-    bits: npt.NDArray[np.uint8],
-    roots: npt.NDArray[np.int32],
+    nodes: npt.NDArray[np.uint32],
+    splits: npt.NDArray[np.float64],
+    tables: npt.NDArray[np.uint8],
+    values: npt.NDArray[np.float64],
+    roots: npt.NDArray[np.uint32],
+    depths: npt.NDArray[np.int32],
     outputs: npt.NDArray[np.int32],
-    domain_sizes: npt.NDArray[np.int64],
     float32_sum: bool,
+    block: int,
     out: npt.NDArray[np.float64],
 ) -> None:
-    for row in range(x.shape[0]):
+    # Unsigned indices throughout: numba adds no negative-index wraparound to their loads.
+    at = np.empty(LOCKSTEP, dtype=np.uint64)
+    row_at = np.empty(LOCKSTEP, dtype=np.uint64)  # where each row's values start in `flat`
+    width_x = np.uint64(x.shape[1])
+    flat = x.reshape(-1)
+    for start in range(0, x.shape[0], block):
+        stop = min(start + block, x.shape[0])
+        # Tree by tree over a block of rows, so the tree's nodes stay in cache; each row still
+        # adds the trees in order.
         for tree in range(roots.shape[0]):
-            node = roots[tree]
-            # genmodel keeps the last bitset it read on the way down and tests NA-vs-rest
-            # categorical nodes against it; `current` mirrors that.
-            current = -1
-            while col[node] >= 0:
-                c = col[node]
-                d = x[row, c]
-                if not na_vs_rest[node] and equal[node] != 0:
-                    current = node
-                go_na = np.isnan(d)
-                if not go_na and equal[node] != 0 and current >= 0:
-                    position = int(d) - bits_offset[current]
-                    go_na = position < 0 or position >= bits_count[current]
-                if not go_na and domain_sizes[c] >= 0:
-                    go_na = domain_sizes[c] <= int(d)
-                if go_na:
-                    go_right = not leftward[node]
-                elif na_vs_rest[node]:
-                    go_right = False
-                elif equal[node] == 0:
-                    go_right = d >= split[node]
-                else:
-                    position = int(d) - bits_offset[current]
-                    if position < 0 or position >= bits_count[current]:
-                        go_right = False
+            root, depth, k = roots[tree], depths[tree], outputs[tree]
+            for first in range(start, stop, LOCKSTEP):
+                # LOCKSTEP rows step down the tree together: their walks are independent chains
+                # of loads that the CPU overlaps.
+                width = min(LOCKSTEP, stop - first)
+                at[:width] = root
+                for i in range(width):
+                    row_at[i] = np.uint64(first + i) * width_x
+                for _ in range(depth):
+                    for i in range(width):
+                        node = at[i]
+                        record = node * NODE_FIELDS
+                        d = flat[row_at[i] + nodes[record + COLUMN]]
+                        # The entry of `split_rule.decision_table` for d, chosen without a branch:
+                        # a level below `levels` reads its own entry, anything else an entry past
+                        # the levels (missing, <= -1 or a level from `levels` up).
+                        levels = nodes[record + LEVELS]
+                        inside = (d > -1.0) & (d < np.float64(levels))
+                        level = np.uint64(d if inside else 0.0)
+                        entry_at = nodes[record + PAST] + (level - levels) * np.uint64(inside)
+                        entry_at += np.uint64(np.isnan(d)) * MISSING_STEP
+                        entry_at += np.uint64(d <= -1.0) * NEGATIVE_STEP
+                        entry = tables[entry_at]
+                        compare = (d >= splits[node]) & ((entry & COMPARE) != 0)
+                        go = np.uint64(compare | ((entry & RIGHT) != 0))
+                        at[i] = nodes[record + FIRST_CHILD] + go
+                for i in range(width):
+                    row = first + i
+                    if float32_sum:
+                        # XGBoost's Java predictor adds leaves in float32, one at a time.
+                        out[row, k] = np.float32(out[row, k] + values[at[i]])
                     else:
-                        byte = bits[bits_start[current] + (position >> 3)]
-                        go_right = (byte >> (position & 7)) & 1 == 1
-                node = right[node] if go_right else left[node]
-            k = outputs[tree]
-            if float32_sum:
-                # XGBoost's Java predictor adds leaves in float32, one at a time.
-                out[row, k] = np.float32(out[row, k] + value[node])
-            else:
-                out[row, k] += value[node]
+                        out[row, k] += values[at[i]]
 
 
 _walk_forest_compiled = compile_nogil(_walk_forest)
@@ -99,22 +113,15 @@ def score_forest(
     """Add every tree's leaf value for each row of `x` into `out[row, tree output column]`."""
     _walk_forest_compiled(
         np.ascontiguousarray(x, dtype=np.float64),
-        forest.col,
-        forest.equal,
-        forest.na_vs_rest,
-        forest.leftward,
-        forest.split,
-        forest.bits_start,
-        forest.bits_offset,
-        forest.bits_count,
-        forest.left,
-        forest.right,
-        forest.value,
-        forest.bits,
+        forest.nodes,
+        forest.splits,
+        forest.tables,
+        forest.values,
         forest.roots,
+        forest.depths,
         forest.outputs,
-        forest.domain_sizes,
         float32_sum,
+        ROW_BLOCK,
         out,
     )
 

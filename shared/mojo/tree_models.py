@@ -36,6 +36,12 @@ GBM_DISTRIBUTIONS = (
 
 def read_forest(archive: MojoArchive, info: MojoInfo) -> Forest:
     """Decode every `trees/tCC_NNN.bin`; class c adds into preds column c+1 (0 for regression)."""
+    sizes = [-1 if domain is None else len(domain) for domain in info.feature_domains]
+    return decode_trees(archive, info).build(sizes)
+
+
+def decode_trees(archive: MojoArchive, info: MojoInfo) -> ForestBuilder:
+    """The trees of `read_forest`, as decoded (before their layout for scoring)."""
     groups = info.integer("n_trees")
     per_group = info.integer("n_trees_per_class")
     builder = ForestBuilder()
@@ -46,8 +52,7 @@ def read_forest(archive: MojoArchive, info: MojoInfo) -> Forest:
             if archive.exists(name):  # genmodel skips trees that were never built
                 root = decode_tree(builder, archive.read(name))
                 builder.add_tree(root, 0 if regression else class_index + 1)
-    sizes = [-1 if domain is None else len(domain) for domain in info.feature_domains]
-    return builder.build(sizes)
+    return builder
 
 
 class GbmScorer:
