@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from shared.feature_store.csv_batches import csv_batches
+
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.xz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -27,9 +29,8 @@ def read_batches(path: Path, batch_size: int) -> SourceBatches:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     name = path.name.lower()
     if name.endswith(CSV_SUFFIXES):
-        # Every cell stays text and blanks stay blank: typing is ours, not pandas' guess.
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_size)
-        return SourceBatches(iter(reader), from_text=True)
+        # Every cell stays text and blanks stay blank: typing is ours, not the reader's guess.
+        return SourceBatches(csv_batches(path, batch_size), from_text=True)
     if name.endswith(PARQUET_SUFFIXES):
         return SourceBatches(_parquet_batches(path, batch_size), from_text=False)
     raise ValueError(
