@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ def test_entrypoint_refuses_a_bad_memory_limit() -> None:
 @pytest.mark.h2o
 def test_entrypoint_starts_an_h2o_node_with_the_split_heap(tmp_path: Path) -> None:
     """The StatefulSet's command, run for real: the pinned h2o.jar, 70 % of the limit as heap."""
-    port = free_port()
+    port = _free_port_pair()
     env = _entrypoint_env(CONVERGE_MEMORY_LIMIT="1g", TMPDIR=str(tmp_path))
     log = (tmp_path / "h2o.log").open("w")
     node = subprocess.Popen(
@@ -103,6 +104,19 @@ def test_entrypoint_starts_an_h2o_node_with_the_split_heap(tmp_path: Path) -> No
     assert (tmp_path / "h2o-memory.env").read_text().count(
         f"H2O_JVM_ARGS=-Xmx{split_memory('1g').xmx}"
     ) == 1
+
+
+def _free_port_pair() -> int:
+    """A free port whose successor is free too: an H2O node exits (255) unless it gets both."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as successor:
+            try:
+                successor.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports on loopback")
 
 
 def _wait_for_cloud(url: str, node: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
