@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +59,35 @@ def test_threads_score_exactly_what_one_thread_scores(model: MojoModel, threads:
     np.testing.assert_allclose(several["predict"].to_numpy(), expected, rtol=0, atol=1e-9)
 
 
-def test_a_refusal_names_the_row_of_the_whole_input(model: MojoModel) -> None:
+# The first range is scored on the calling thread, the last one on a pool thread; in the last
+# range, a row's position is far smaller than its row number.
+@pytest.mark.parametrize("bad_row", [5, ROWS - 5])
+def test_a_refusal_names_the_row_of_the_whole_input(model: MojoModel, bad_row: int) -> None:
     rows = frame()
-    bad_row = ROWS - 5  # in the last range: its position there is far smaller
     rows.loc[bad_row, "size"] = "abc"
     with pytest.raises(MojoInputError, match=f"row {bad_row} holds 'abc'"):
         model.predict(rows, threads=3)
+
+
+def test_a_forked_child_scores_on_threads_of_its_own(model: MojoModel) -> None:
+    rows = frame()
+    expected = model.predict(rows, threads=2)["predict"].to_numpy()  # the parent's pool exists
+    child = os.fork()
+    if child == 0:  # the child: a hang here is what the deadline below catches
+        code = 1
+        try:
+            scored = model.predict(rows, threads=2)["predict"].to_numpy()
+            code = 0 if np.array_equal(scored, expected) else 1
+        finally:
+            os._exit(code)  # never back into pytest
+    deadline = time.monotonic() + 30
+    while (waited := os.waitpid(child, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if waited == (0, 0):
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child's threaded predict never finished")
+    assert os.waitstatus_to_exitcode(waited[1]) == 0
 
 
 def test_cli_threads_option(model: MojoModel, tmp_path: Path) -> None:
