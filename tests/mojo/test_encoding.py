@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from shared.mojo import MojoInputError, load_mojo
+from shared.mojo.encoding import RowEncoder
 from shared.mojo.frame_encoding import ARROW_MIN_ROWS
 from shared.mojo.model import MojoModel
 from tests.handmade_mojo import COEFFICIENTS, write_glm_mojo
@@ -112,3 +113,17 @@ def test_rows_name_bad_values(glm: MojoModel) -> None:
     with pytest.raises(MojoInputError, match=r"'size' is numeric but row 0 holds \[1\]"):
         glm.predict_rows([{"size": [1]}])
     assert glm.predict_rows([]) == []
+
+
+@pytest.mark.parametrize("unseen", [np.nan, -1.0])
+def test_large_frames_never_find_a_level_spelt_like_a_missing_token(unseen: float) -> None:
+    # H2O can keep "NA" as a level; PredictCsv drops the token before the lookup all the same.
+    encoder = RowEncoder.for_columns(["c"], [["a", "NA", "b", ""]], unseen=unseen)
+    values = ["a", "NA", "b", "", "N/A", "-", "zz", None, "A"]
+    column = [values[i % len(values)] for i in range(ARROW_MIN_ROWS * 2)]
+    large = encoder.encode(pd.DataFrame({"c": column}, dtype="str"))[:, 0]
+    small = encoder.encode_rows([{"c": value} for value in column])[:, 0]
+    np.testing.assert_array_equal(large, small)
+    np.testing.assert_array_equal(
+        large[:9], [0, np.nan, 2, np.nan, np.nan, np.nan, unseen, np.nan, unseen]
+    )
