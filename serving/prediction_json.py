@@ -1,8 +1,10 @@
 """PredictCsv's rows as JSON, written straight from the scores array (the batch route's answer).
 
 Byte for byte what orjson writes for `MojoModel.prediction_rows`, without one dict per row: each
-column is written by one orjson call and the pieces are joined once (10,000 rows of a binomial
-model: ~2 ms instead of ~6 ms of dicts and their encoding).
+numeric column is written by one orjson call and cut into its numbers, and the pieces are joined
+once. The text between two cells is the same on every row, and a label has a handful of values,
+so a label and the text around it are one piece (10,000 rows of a binomial model: four pieces a
+row, ~1.2 ms; one dict per row and its encoding: ~6 ms).
 """
 
 from __future__ import annotations
@@ -19,24 +21,28 @@ def prediction_rows_json(model: MojoModel, preds: FloatArray) -> bytes:
     count, width = preds.shape
     if not count:
         return b"[]"
-    labelled = model.classes is not None
-    cells = [_numbers_json(preds[:, position]) for position in range(labelled, width)]
-    if model.classes is not None:
-        labels = [orjson.dumps(label) for label in model.classes]
-        cells.insert(0, list(map(labels.__getitem__, preds[:, 0].astype(np.intp).tolist())))
-    names = [orjson.dumps(name) for name in model.output_columns]
-    # Row by row: {"name0":cell0,"name1":cell1,...}, then a comma or, after the last row, the "]".
-    stride = 2 * width + 1
-    pieces: list[bytes] = [b""] * (stride * count)
-    for position, (name, column) in enumerate(zip(names, cells, strict=True)):
-        pieces[2 * position :: stride] = [(b"," if position else b"{") + name + b":"] * count
-        pieces[2 * position + 1 :: stride] = column
-    pieces[stride - 1 :: stride] = [b"},"] * count
-    pieces[0], pieces[-1] = b"[" + pieces[0], b"}]"
+    # Before each column's cell: the end of the previous row or the separator, then the name.
+    keys = [orjson.dumps(name) + b":" for name in model.output_columns]
+    before = [b"},{" + keys[0], *(b"," + key for key in keys[1:])]
+    columns: list[list[bytes]] = []
+    if model.classes is not None:  # a label, the text before it and the next name: one piece
+        heads = [before[0] + orjson.dumps(label) + before[1] for label in model.classes]
+        columns.append(list(map(heads.__getitem__, preds[:, 0].astype(np.intp).tolist())))
+    for position in range(model.classes is not None, width):
+        if position > 1 or model.classes is None:  # a label's piece holds the first name
+            columns.append([before[position]] * count)
+        columns.append(_numbers_json(preds[:, position]))
+    pieces: list[bytes] = [b""] * (len(columns) * count)
+    for offset, column in enumerate(columns):
+        pieces[offset :: len(columns)] = column
+    pieces[0] = b"[" + pieces[0].removeprefix(b"},")
+    pieces.append(b"}]")
     return b"".join(pieces)
 
 
 def _numbers_json(column: FloatArray) -> list[bytes]:
-    # Python floats, as predict_rows hands them to orjson: the same shortest text, null for NaN.
-    # A number's text holds no comma, so one call writes the column and a split cuts it.
-    return orjson.dumps(column.tolist())[1:-1].split(b",")
+    # orjson writes a float64 array as it writes the Python floats predict_rows hands it: the
+    # same shortest text, null for NaN. A number's text holds no comma, so a split cuts it.
+    return orjson.dumps(np.ascontiguousarray(column), option=orjson.OPT_SERIALIZE_NUMPY)[
+        1:-1
+    ].split(b",")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import is_
+from operator import is_, itemgetter
 from typing import Annotated, Any, Self
 
 import numpy as np
@@ -144,8 +144,8 @@ class FeatureRows:
     """A batch body's rows, checked; column by column too when every row has the same keys."""
 
     rows: list[FeatureMap]
-    # Key -> its column; None unless every row names the same keys in the same order (what a
-    # client serializing one table sends), as no row then lacks a key.
+    # Key -> its column, in the first row's key order; None unless every row names exactly the
+    # same keys (what a client serializing one table sends), as no row then lacks a key.
     columns: dict[str, FeatureColumn] | None
 
 
@@ -167,11 +167,16 @@ def feature_rows(document: object) -> FeatureRows:
     if not rows:
         raise FeatureRowsError(("rows",), "must hold at least 1 row")
     objects = set(map(type, rows)) <= {dict}
-    values = list(chain.from_iterable(map(dict.values, rows))) if objects else []
+    shared: list[str] | None = list(rows[0]) if objects else None
+    table = None if shared is None else _table(rows, shared)
+    if table is None:
+        shared = None
+        values = list(chain.from_iterable(map(dict.values, rows))) if objects else []
+    else:
+        values = table
     kinds = _plain_kinds(values) if objects else None
     if kinds is None:
         _refuse_first_bad_row(rows)
-    shared = _shared_keys(rows)
     for key in set(chain.from_iterable(rows)) if shared is None else set(shared):
         if not 1 <= len(key) <= 256 or "\x00" in key:
             index = next(i for i, row in enumerate(rows) if key in row)
@@ -180,7 +185,7 @@ def feature_rows(document: object) -> FeatureRows:
             )
     if shared is None:
         return FeatureRows(rows, None)
-    # Every row's values lie in the same key order: a column is every width-th value.
+    # The table holds every row's values in the shared key order: a column is every width-th one.
     width = len(shared)
     if kinds is not None and kinds <= _FLOATS_AND_NULLS:
         # One C loop reads them all (null: NaN), exactly: no int is rounded, no text is read.
@@ -189,13 +194,19 @@ def feature_rows(document: object) -> FeatureRows:
     return FeatureRows(rows, {key: values[i::width] for i, key in enumerate(shared)})
 
 
-def _shared_keys(rows: list[dict[str, Any]]) -> list[str] | None:
-    """The first row's keys if every row has exactly these keys in this order, else None."""
-    first = list(rows[0])
-    if set(map(len, rows)) != {len(first)}:
+def _table(rows: list[dict[str, Any]], keys: list[str]) -> list[Any] | None:
+    """Every row's values for `keys`, row after row, if every row has exactly these keys."""
+    if set(map(len, rows)) != {len(keys)}:
         return None
-    # Compared as one flat list: orjson hands out the same key objects, so mostly identity checks.
-    return first if list(chain.from_iterable(rows)) == first * len(rows) else None
+    if not keys:
+        return []
+    picked = map(itemgetter(*keys), rows)
+    try:
+        # As many keys as `keys` and each of them present: the same keys, in any order. Each
+        # row's tuple is freed as soon as it is read (10,000 live tuples wake the cyclic GC).
+        return list(picked) if len(keys) == 1 else list(chain.from_iterable(picked))
+    except KeyError:
+        return None
 
 
 def _plain_kinds(values: list[Any]) -> set[type] | None:

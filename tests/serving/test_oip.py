@@ -117,6 +117,23 @@ async def test_malformed_requests_are_refused_with_the_reason(
             INFER, content=b"{", headers={"content-type": "application/json"}
         )
         assert not_json.status_code == 400 and "error" in not_json.json()
+        # What the JSON parser reads but no number column takes; a null is a missing value.
+        for data, reason in (
+            ("[NaN]", "input 'size': values must be finite numbers"),
+            ("[1.5, null, Infinity]", "input 'size': values must be finite numbers"),
+            ("[null, -Infinity]", "input 'size': values must be finite numbers"),
+            ("[null, NaN]", "input 'size': values must be finite numbers"),
+            ("[1" + "0" * 400 + "]", "input 'size': int too large to convert to float"),
+        ):
+            rows = data.count(",") + 1
+            size = f'{{"name": "size", "shape": [{rows}], "datatype": "FP64", "data": {data}}}'
+            answer = await client.post(
+                INFER,
+                content=f'{{"inputs": [{size}]}}'.encode(),
+                headers={"content-type": "application/json"},
+            )
+            assert answer.status_code == 400, (data, answer.text)
+            assert reason in answer.json()["error"], (data, answer.text)
 
         for path in ("/v2/models/other", "/v2/models/other/ready"):
             missing = await client.get(path)

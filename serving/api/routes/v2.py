@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -80,7 +79,7 @@ def _answer(body: bytes, model: LoadedModel, max_rows: int) -> bytes:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise OipError(f"{where}: {first['msg']}") from exc
-    return orjson.dumps(infer(request, model, max_rows))
+    return infer(request, model, max_rows)
 
 
 @router.post("/models/{name}/infer")
