@@ -6,7 +6,9 @@ configs of ~0.5 s each at N = 2: ~15 s of work) waited up to 30 s for its runs. 
 setting for that interval (dagster-io/dagster#11649; PR #11860 proposed 2 s while backfills are
 active), so it is set on the module the backfill loop reads it from when the daemon starts. Its
 only other reader is the asset daemon's path without sensors, unused here (the champion follows
-champion_automation_sensor). The run queue's interval is `dequeue_interval_seconds` in dagster.yaml.
+champion_automation_sensor). The run queue's interval is `dequeue_interval_seconds` in
+dagster.yaml; its daemon here is `resources.run_queue`'s, which also dequeues as soon as a run is
+queued in this process (the backfill daemon's runs) instead of waiting for that interval's tick.
 The code server it starts for the workspace is `assets.code_server`'s, which starts the runs'
 processes from a preloaded forkserver instead of a new interpreter each.
 """
@@ -19,15 +21,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInstance
+from dagster._daemon.controller import create_daemon_of_type as dagster_create_daemon_of_type
+from dagster._daemon.controller import daemon_controller_from_instance as dagster_daemon_controller
+from dagster._daemon.daemon import DagsterDaemon
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    QueuedRunCoordinatorDaemon,
+)
+
+from resources.run_queue import PromptRunQueueDaemon
 
 BACKFILL_INTERVAL_SECONDS = 1
 STOP_TIMEOUT_SECONDS = 30
 # Launching a run asks the code server over gRPC; under load the default 60 s deadline is missed.
 GRPC_TIMEOUT_SECONDS = "300"
+# Dagster's PostgreSQL storage opens a new connection for every query (NullPool): connecting was 77%
+# of the backfill daemon's busy time while it submitted a fan-out's runs (sampled stacks). The
+# daemon holds them as dagster-webserver does (one per storage, overflow beyond it), with the
+# webserver's recycle and overflow defaults and no statement timeout (Dagster's daemon has none).
+STATEMENT_TIMEOUT_MS = 0
+POOL_RECYCLE_SECONDS = 3600
+POOL_MAX_OVERFLOW = 20
 
 
 def _daemon_command() -> list[str]:
@@ -94,16 +112,35 @@ def code_server_entry_point(executable_path: str) -> list[str]:
     return [executable_path, "-m", "assets.code_server"]
 
 
+def create_daemon_of_type(daemon_type: str, instance: DagsterInstance) -> DagsterDaemon[Any]:
+    """Dagster's daemon of `daemon_type`; the run queue's is `PromptRunQueueDaemon`."""
+    if daemon_type == QueuedRunCoordinatorDaemon.daemon_type():
+        interval = instance.run_coordinator.dequeue_interval_seconds  # type: ignore[attr-defined]
+        return PromptRunQueueDaemon(interval_seconds=interval)
+    return dagster_create_daemon_of_type(daemon_type, instance)
+
+
+def pooled_daemon_controller(
+    instance: DagsterInstance, *args: Any, **kwargs: Any
+) -> AbstractContextManager[Any]:
+    """Dagster's daemon controller, on `instance` with its storage connections pooled."""
+    instance.optimize_for_webserver(STATEMENT_TIMEOUT_MS, POOL_RECYCLE_SECONDS, POOL_MAX_OVERFLOW)
+    return dagster_daemon_controller(instance, *args, **kwargs)
+
+
 def main() -> None:
-    """`dagster-daemon`'s command line, with the backfill interval and code server above."""
-    from dagster._daemon import controller
-    from dagster._daemon.cli import main as dagster_daemon
+    """`dagster-daemon`'s command line, with the intervals, run queue and code server above."""
+    from dagster._daemon import cli, controller
     from dagster._grpc import server
 
     controller.DEFAULT_DAEMON_INTERVAL_SECONDS = BACKFILL_INTERVAL_SECONDS
+    # The one reader of it is the function that builds the daemons of an instance.
+    controller.create_daemon_of_type = create_daemon_of_type
+    # The one reader of it is the command that builds the controller from the CLI's instance.
+    cli.daemon_controller_from_instance = pooled_daemon_controller  # type: ignore[attr-defined,assignment]
     # The one reader of it is the function that starts a workspace's code server process.
     server.get_python_environment_entry_point = code_server_entry_point  # type: ignore[attr-defined]
-    dagster_daemon()
+    cli.main()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from resources.dagster_home import (
     psycopg2_url,
     render_instance_yaml,
 )
+from resources.run_queue import PromptQueuedRunCoordinator
 from resources.training_policy import TRAINING_POOL
 from tests.training.conftest import TrainingEnvironment
 
@@ -50,10 +51,11 @@ def test_instance_runs_on_postgres_with_queue_and_pool(
     config = yaml.safe_load((training_environment.dagster_home / "dagster.yaml").read_text())
     assert config["storage"]["postgres"]["postgres_url"] == {"env": STORAGE_URL_ENV}
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    # Dagster's queue, which also wakes `python -m assets.daemon`'s run queue (test_daemon.py).
+    assert type(instance.run_coordinator) is PromptQueuedRunCoordinator
     # The admitted training runs are launched side by side, not one after another.
-    assert instance.run_coordinator.dequeue_use_threads  # type: ignore[attr-defined]
-    assert instance.run_coordinator.dequeue_num_workers == 2  # type: ignore[attr-defined]
+    assert instance.run_coordinator.dequeue_use_threads
+    assert instance.run_coordinator.dequeue_num_workers == 2
     pools = instance.get_concurrency_config().pool_config
     assert pools.pool_granularity == PoolGranularity.RUN
     assert pools.default_pool_limit == 2
