@@ -9,13 +9,16 @@ from pathlib import Path
 
 import psutil
 from dagster import DagsterEventType, RunsFilter
+from psycopg.conninfo import conninfo_to_dict
 
 from assets.daemon import running_daemon, wait_until_iterating
 from assets.fanout import launch_candidate_backfill, wait_for_backfill
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
+from tests.conftest import ADMIN_URL
 from tests.training.conftest import WORKSPACE, TrainingEnvironment
 
-POSTGRES_PORT = 5432
+# The tests' server: the one on this machine, or the embedded one on a free port (local_services).
+POSTGRES_PORT = int(conninfo_to_dict(ADMIN_URL).get("port") or 5432)
 # Far longer than a run takes to be queued and launched: a run that waited for the queue's tick
 # would start about a minute after it was queued.
 SLOW_DEQUEUE_SECONDS = 60
