@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-import redis
 
 from shared.db import connect, database_url
-from shared.feature_cache import invalidate
 from shared.feature_store import IngestBatchError, IngestSummary, ingest_file
 from shared.feature_store.ingest import DEFAULT_BATCH_SIZE
 from shared.settings import get_settings
@@ -52,36 +52,81 @@ def ingest(
     assume_timezone: ZoneInfo | None,
 ) -> None:
     """Validate every row of PATH (CSV or Parquet) and load the valid ones."""
+    cache = _CacheInvalidation()
     try:
         # Autocommit: each batch is its own transaction, committed as soon as it is written.
         with connect(database_url(component="ingest"), autocommit=True) as conn:
             summary = ingest_file(
-                conn, path, entity_col, timestamp_col, batch_size, assume_timezone=assume_timezone
+                conn,
+                path,
+                entity_col,
+                timestamp_col,
+                batch_size,
+                assume_timezone=assume_timezone,
+                on_commit=cache.batch_committed,
             )
     except (ValueError, IngestBatchError) as exc:
+        if cache.asked:  # batches before the failure are committed
+            click.echo(cache.outcome(), err=True)
         raise click.ClickException(str(exc)) from exc
     click.echo(format_summary(summary))
-    click.echo(_invalidate_cache(summary))
+    click.echo(cache.outcome())
     if strict and summary.rows_quarantined:
         raise click.ClickException(
             f"--strict: {summary.rows_quarantined} row(s) rejected (see ingest_quarantine)"
         )
 
 
-def _invalidate_cache(summary: IngestSummary) -> str:
-    """Drop serving's cached features of the entities written; say what happened."""
-    from serving.config import get_serving_settings  # the cache's key prefix is serving's
+class _CacheInvalidation:
+    """Drops serving's cached features of each committed batch's entities, on its own thread.
 
-    prefix = get_serving_settings().cache_key_prefix
-    try:
-        removed = invalidate(get_settings().redis_url, prefix, summary.entity_ids)
-    except redis.RedisError as exc:
+    A batch's entities are invalidated as soon as it is committed (while the next one is written),
+    so serving stops answering with their old features then, not at the end of the ingest, and
+    also when a later batch fails. After a Redis error the rest are not tried (each try could wait
+    for the timeout); the outcome says how many entities may be served stale.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="converge-cache")
+        self._removed = 0
+        self._missed: set[str] = set()
+        self._error: Exception | None = None
+        self.asked = False
+
+    def batch_committed(self, entity_ids: Sequence[str]) -> None:
+        """Invalidate the cached features of a committed batch's entities (in the background)."""
+        self.asked = True
+        self._pool.submit(self._invalidate, list(entity_ids))
+
+    def outcome(self) -> str:
+        """Wait for the invalidations asked for; say what happened."""
+        self._pool.shutdown(wait=True)
+        # The cache's key prefix and TTL are serving's settings.
+        from serving.config import get_serving_settings
+
+        if self._error is None:
+            return f"feature cache: {self._removed} cached entities invalidated"
         ttl = get_serving_settings().cache_ttl_s
         return (
-            f"feature cache NOT invalidated (Redis: {exc}); serving may answer with features "
-            f"up to {ttl} s old for the {len(summary.entity_ids)} entities written"
+            f"feature cache NOT invalidated (Redis: {self._error}); serving may answer with "
+            f"features up to {ttl} s old for the {len(self._missed)} entities written"
         )
-    return f"feature cache: {removed} cached entities invalidated"
+
+    def _invalidate(self, entity_ids: list[str]) -> None:
+        # Imported on this thread: Redis is not needed before the first batch is committed.
+        import redis
+
+        from serving.config import get_serving_settings
+        from shared.feature_cache import invalidate
+
+        if self._error is None:
+            prefix = get_serving_settings().cache_key_prefix
+            try:
+                self._removed += invalidate(get_settings().redis_url, prefix, entity_ids)
+            except redis.RedisError as exc:
+                self._error = exc
+        if self._error is not None:
+            self._missed.update(entity_ids)
 
 
 def format_summary(summary: IngestSummary) -> str:

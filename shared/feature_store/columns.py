@@ -9,6 +9,7 @@ string. Columns of typed sources (Parquet, DataFrames) keep each cell's own type
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ class FeatureColumn(Protocol):
         """The cells as `expected`; a cell of another type is an error, never coerced."""
         ...
 
+    def rows(self, start: int, stop: int) -> FeatureColumn:
+        """The cells of rows `start` to `stop` (excluded), as screened already."""
+        ...
+
 
 def read_column(series: pd.Series, from_text: bool) -> FeatureColumn:
     """A CSV column (all text) or a column of a typed source."""
@@ -85,6 +90,15 @@ class TextColumn:
         counts: Counter[ValueType] = Counter()
         counts["number"], counts["boolean"], counts["string"] = number, boolean, string
         return +counts
+
+    def rows(self, start: int, stop: int) -> TextColumn:
+        """The cells of rows `start` to `stop` (excluded) with their screens (views, no copies)."""
+        part = copy.copy(self)
+        part._texts = self._texts.slice(start, stop - start)
+        part._stripped = self._stripped.slice(start, stop - start)
+        part._blank, part._number = self._blank[start:stop], self._number[start:stop]
+        part._boolean, part._true = self._boolean[start:stop], self._true[start:stop]
+        return part
 
     def convert(self, expected: ValueType | None) -> Converted:
         """Text as `expected`; numeric text in a string column stays the text it was.
@@ -166,6 +180,13 @@ class TypedColumn:
     def type_counts(self) -> Counter[ValueType]:
         """How many non-missing cells are numbers, strings and booleans."""
         return Counter(kind for kind in self._types if kind is not None)
+
+    def rows(self, start: int, stop: int) -> TypedColumn:
+        """The cells of rows `start` to `stop` (excluded), typed already."""
+        part = copy.copy(self)
+        part._values, part._types = self._values[start:stop], self._types[start:stop]
+        part._unsupported = {at - start for at in self._unsupported if start <= at < stop}
+        return part
 
     def convert(self, expected: ValueType | None) -> Converted:
         """Cells of type `expected` as plain Python values; others are errors."""

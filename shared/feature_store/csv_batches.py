@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _BLOCK_BYTES = 1 << 22
+_PROBE_BYTES = 1 << 20
 # Files pyarrow reads (it decompresses by the name's ending); pandas reads the other CSV files.
 ARROW_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
 
@@ -34,7 +35,9 @@ def csv_batches(path: Path, batch_size: int) -> Iterator[pd.DataFrame]:
     if not path.name.lower().endswith(ARROW_SUFFIXES):
         return _pandas_batches(path, batch_size)
     try:
-        with pacsv.open_csv(path, parse_options=_PARSE) as probe:
+        # The header only: a small first block (the reader parses one block on opening).
+        probe_options = pacsv.ReadOptions(block_size=_PROBE_BYTES)
+        with pacsv.open_csv(path, read_options=probe_options, parse_options=_PARSE) as probe:
             names = list(probe.schema.names)
         if "" in names or len(set(names)) < len(names):
             return _pandas_batches(path, batch_size)

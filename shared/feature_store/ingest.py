@@ -8,8 +8,9 @@ transaction-level advisory lock, so two loaders never disagree about a key's typ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -27,14 +28,20 @@ from shared.feature_store.drift import DriftEvent, detect_drift, record_drift
 from shared.feature_store.sources import read_batches
 from shared.feature_store.validation import (
     Rejection,
+    ScreenedBatch,
     SourceLayout,
     ValidatedBatch,
+    ValidatedPart,
+    ValidRows,
+    screen_batch,
     validate_batch,
 )
 from shared.feature_store.values import ValueType
 from shared.feature_store.writer import write_features, write_quarantine
 
 DEFAULT_BATCH_SIZE = 50_000
+# Rows of a batch validated at a time: the first part's rows are sent while the rest are validated.
+PART_ROWS = 8_192
 REJECTION_SAMPLES = 20
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('converge.feature_store.ingest'))"
 _CLOCK = "SELECT clock_timestamp()"
@@ -95,74 +102,171 @@ def ingest_file(
     *,
     assume_timezone: tzinfo | None = None,
     source: str | None = None,
+    on_commit: Callable[[Sequence[str]], None] | None = None,
 ) -> IngestSummary:
-    """Ingest a CSV or Parquet file; `source` (default: the file's absolute path) names it."""
+    """Ingest a CSV or Parquet file; `source` (default: the file's absolute path) names it.
+
+    `on_commit` is called with the entity ids of each batch once it is committed.
+    """
     path = Path(path)
     read = read_batches(path, batch_size)
     layout = SourceLayout(entity_col, timestamp_col, read.from_text, assume_timezone)
-    return ingest_batches(conn, read.batches, layout, source or str(path.resolve()))
+    name = source or str(path.resolve())
+    return ingest_batches(conn, read.batches, layout, name, on_commit=on_commit)
 
 
 @dataclass(frozen=True)
-class _Validated:
-    """A batch read and validated ahead, with the feature types it was validated against."""
+class _Whole:
+    """A batch's outcome and the definitions its valid rows imply."""
 
-    frame: pd.DataFrame
-    first_row: int
     batch: ValidatedBatch
-    types_used: dict[str, ValueType]
+    seen: dict[str, FeatureDefinition]
+
+    @classmethod
+    def of(cls, batch: ValidatedBatch) -> _Whole:
+        return cls(batch, observe_keys(batch.rows, batch.types))
+
+
+class _BatchAhead:
+    """A batch read ahead: its types are settled, its rows come part by part as validated."""
+
+    def __init__(self, screened: ScreenedBatch, types_used: dict[str, ValueType]) -> None:
+        self.screened = screened
+        self.types_used = types_used
+        self._given: queue.SimpleQueue[ValidatedPart | _Whole | BaseException] = queue.SimpleQueue()
+        self._whole: _Whole | None = None
+
+    def give(self, item: ValidatedPart | _Whole | BaseException) -> None:
+        """Hand over the next part, then the whole outcome (or what stopped the validation)."""
+        self._given.put(item)
+
+    def parts(self) -> Iterator[ValidRows]:
+        """Each part's valid rows, in order, as soon as it is validated."""
+        while not isinstance(item := self._next(), _Whole):
+            yield item.rows
+        self._whole = item
+
+    def whole(self) -> _Whole:
+        """The batch's outcome, once `parts` has given every part."""
+        if self._whole is None:
+            raise RuntimeError("the batch's parts were not all read")
+        return self._whole
+
+    def _next(self) -> ValidatedPart | _Whole:
+        item = self._given.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
 
 class _ReadAhead:
-    """Reads and validates the next batch on its own thread while the current one is written.
+    """Reads and validates batches on its own thread, one batch ahead of the writer.
 
-    Validation needs the feature types as they will be after the current batch commits; it is
-    given a prediction (the current definitions plus what this batch defines), and the writer
-    validates again in the rare case the definitions it finds under the lock differ from it.
+    A batch's types are settled over all its rows, then its rows are validated `PART_ROWS` at a
+    time, so the writer starts sending a batch after its first part. Validation needs the feature
+    types as they will be when the batch is written; it is given a prediction (the definitions at
+    the start plus what the batches before it define), and the writer validates again in the rare
+    case the definitions it finds under the lock differ from it.
     """
 
-    def __init__(self, batches: Iterable[pd.DataFrame], layout: SourceLayout) -> None:
+    def __init__(
+        self, batches: Iterable[pd.DataFrame], layout: SourceLayout, types: Mapping[str, ValueType]
+    ) -> None:
         self._batches = iter(batches)
         self._layout = layout
-        self._next_row = 1
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="converge-ingest")
-
-    def submit(self, types: Mapping[str, ValueType]) -> Future[_Validated | None]:
-        """Start reading and validating the next batch against `types`."""
-        return self._pool.submit(self._validate_next, dict(types))
-
-    def _validate_next(self, types: dict[str, ValueType]) -> _Validated | None:
-        frame = next(self._batches, None)
-        if frame is None:
-            return None
-        first_row, self._next_row = self._next_row, self._next_row + len(frame)
-        return _Validated(
-            frame, first_row, validate_batch(frame, first_row, self._layout, types), types
+        self._ready: queue.SimpleQueue[_BatchAhead | BaseException | None] = queue.SimpleQueue()
+        # Batches held: the one being written and the one read ahead.
+        self._room = threading.Semaphore(2)
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._run, args=(dict(types),), name="converge-ingest", daemon=True
         )
+        self._thread.start()
+
+    def next_batch(self) -> _BatchAhead | None:
+        """The next batch (None after the last one), its parts still being validated."""
+        item = self._ready.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def done(self) -> None:
+        """The writer is done with a batch: the one after the next may be read."""
+        self._room.release()
 
     def close(self) -> None:
-        """Stop: a batch being validated is finished and dropped."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop: a part being validated is finished and dropped."""
+        self._stopped = True
+        self._room.release()
+        self._thread.join()
+
+    def _run(self, types: dict[str, ValueType]) -> None:
+        first_row = 1
+        batch: _BatchAhead | None = None
+        try:
+            while True:
+                self._room.acquire()
+                if self._stopped:
+                    return
+                frame = next(self._batches, None)
+                if frame is None:
+                    self._ready.put(None)
+                    return
+                screened = screen_batch(frame, first_row, self._layout, types)
+                batch = _BatchAhead(screened, types)
+                self._ready.put(batch)
+                whole = self._validate(batch)
+                if whole is None:
+                    return
+                types = {**types, **_types(whole.seen)}
+                first_row += len(frame)
+                batch = None
+        except BaseException as exc:  # handed to the writer, which raises it
+            if batch is not None:
+                batch.give(exc)
+            self._ready.put(exc)
+
+    def _validate(self, batch: _BatchAhead) -> _Whole | None:
+        screened = batch.screened
+        rows = len(screened.frame)
+        parts = []
+        for start in range(0, max(rows, 1), PART_ROWS):
+            if self._stopped:
+                return None
+            part = screened.validate_rows(start, min(start + PART_ROWS, rows))
+            batch.give(part)
+            parts.append(part)
+        whole = _Whole.of(screened.outcome(parts))
+        batch.give(whole)
+        return whole
 
 
 def ingest_batches(
-    conn: psycopg.Connection, batches: Iterable[pd.DataFrame], layout: SourceLayout, source: str
+    conn: psycopg.Connection,
+    batches: Iterable[pd.DataFrame],
+    layout: SourceLayout,
+    source: str,
+    *,
+    on_commit: Callable[[Sequence[str]], None] | None = None,
 ) -> IngestSummary:
-    """Ingest batches in order, each in its own transaction; rows are numbered from 1."""
+    """Ingest batches in order, each in its own transaction; rows are numbered from 1.
+
+    `on_commit` is called with the entity ids of each batch once it is committed.
+    """
     summary = IngestSummary(source=source)
-    ahead = _ReadAhead(batches, layout)
+    ahead = _ReadAhead(batches, layout, _types(load_definitions(conn)))
     try:
-        pending = ahead.submit(_types(load_definitions(conn)))
         first_batch = True
-        while (validated := pending.result()) is not None:
+        while (batch := ahead.next_batch()) is not None:
             try:
-                pending = _ingest_batch(
-                    conn, validated, layout, summary, ahead, first_batch=first_batch
-                )
+                rows = _ingest_batch(conn, batch, layout, summary, first_batch=first_batch)
             except psycopg.Error as exc:
-                raise IngestBatchError(summary, validated.first_row, exc) from exc
-            summary.rows_read += len(validated.frame)
+                raise IngestBatchError(summary, batch.screened.first_row, exc) from exc
+            ahead.done()
+            summary.rows_read += len(batch.screened.frame)
             first_batch = False
+            if on_commit is not None:
+                on_commit(rows.entity_ids)
     finally:
         ahead.close()
     return summary
@@ -174,14 +278,13 @@ def _types(definitions: Mapping[str, FeatureDefinition]) -> dict[str, ValueType]
 
 def _ingest_batch(
     conn: psycopg.Connection,
-    validated: _Validated,
+    batch: _BatchAhead,
     layout: SourceLayout,
     summary: IngestSummary,
-    ahead: _ReadAhead,
     *,
     first_batch: bool,
-) -> Future[_Validated | None]:
-    """Write one validated batch in its own transaction; returns the next batch's validation."""
+) -> ValidRows:
+    """Write one batch in its own transaction; returns its valid rows."""
     with conn.transaction():
         conn.execute(_LOCK)
         # The rows' ingestion time, read once the lock is held (the transaction's now() is older):
@@ -192,32 +295,31 @@ def _ingest_batch(
             # Decided under the lock: of two first ingests racing, only one finds no definitions.
             summary.baseline = not known
         types = _types(known)
-        batch = validated.batch
-        columns = set(validated.frame.columns)
-        if any(types.get(key) != validated.types_used.get(key) for key in columns):
+        screened = batch.screened
+        if any(types.get(key) != batch.types_used.get(key) for key in screened.columns):
             # Another ingest (or a rejected batch) left other definitions than predicted.
-            batch = validate_batch(validated.frame, validated.first_row, layout, types)
-        rows = batch.rows
-        seen = observe_keys(rows, batch.types)
-        # The next batch is validated while this one is written.
-        pending = ahead.submit({**types, **_types(seen)})
-        written = write_features(conn, rows, ingested_at)
-        write_quarantine(conn, summary.source, batch.rejections)
+            whole = _Whole.of(validate_batch(screened.frame, screened.first_row, layout, types))
+            written = write_features(conn, [whole.batch.rows], ingested_at)
+        else:
+            written = write_features(conn, batch.parts(), ingested_at)
+            whole = batch.whole()
+        outcome, rows = whole.batch, whole.batch.rows
+        write_quarantine(conn, summary.source, outcome.rejections)
         batch_from = min(rows.timestamps, default=None)
         findings = detect_drift(
-            known, seen, batch.changed_types, batch_from, baseline=summary.baseline
+            known, whole.seen, outcome.changed_types, batch_from, baseline=summary.baseline
         )
         events = record_drift(conn, findings, summary.source)
-        update_definitions(conn, seen)
+        update_definitions(conn, whole.seen)
     # Counted only once the batch is committed.
     summary.rows_written += written
     summary.rows_duplicate += len(rows) - written
-    summary.rows_quarantined += batch.rows_rejected
+    summary.rows_quarantined += outcome.rows_rejected
     summary.entity_ids.update(rows.entity_ids)
     summary.drift += events
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
-    summary.rejected_samples += batch.rejections[: max(room, 0)]
-    return pending
+    summary.rejected_samples += outcome.rejections[: max(room, 0)]
+    return rows
 
 
 def _clock(conn: psycopg.Connection) -> datetime:

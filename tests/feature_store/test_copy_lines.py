@@ -16,7 +16,7 @@ import pandas as pd
 import psycopg
 
 from shared.feature_store import ingest_frame
-from shared.feature_store.copy_lines import copy_lines, stamped
+from shared.feature_store.copy_lines import copy_lines, jsonb_key_order, stamped
 from shared.feature_store.values import PlainValue
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -33,7 +33,11 @@ def _per_row(
 ) -> bytes:
     lines = []
     for row, (entity, moment) in enumerate(zip(entities, moments, strict=True)):
-        document = {key: column[row] for key, column in cells.items() if column[row] is not None}
+        document = {
+            key: cells[key][row]
+            for key in sorted(cells, key=jsonb_key_order)
+            if cells[key][row] is not None
+        }
         fields = (
             entity.translate(_ESCAPES),
             moment.isoformat(),
@@ -98,3 +102,16 @@ def test_stored_documents_are_those_of_the_per_row_rendering(conn: psycopg.Conne
         expected = conn.execute("SELECT %s::jsonb::text", (per_row,)).fetchone()
         assert expected is not None
         assert stored[entity] == expected[0], (value, stored[entity])
+
+
+def test_documents_are_written_in_the_key_order_jsonb_keeps(conn: psycopg.Connection) -> None:
+    """PostgreSQL itself is the reference for the order: shorter keys first, then bytewise."""
+    keys = ["zz", "a", "é", "b", "aa", "Z", "ab", "e", "longer_key", "😀", "f00", "~"]
+    cells: dict[str, list[PlainValue | None]] = {key: [1] for key in keys}
+    present = {key: np.array([True]) for key in keys}
+    line = copy_lines(["e"], [STAMP.isoformat()], cells, present)[0].as_py()
+    written = list(orjson.loads(line.split("\t")[2]))
+    document = orjson.dumps(dict.fromkeys(keys, 1)).decode()
+    row = conn.execute("SELECT %s::jsonb::text", (document,)).fetchone()
+    assert row is not None
+    assert written == list(orjson.loads(row[0]))

@@ -105,6 +105,29 @@ def test_an_ingest_invalidates_the_cached_features_of_what_it_wrote(
     assert client.get("converge:features:other") == b'{"age": 2}'
 
 
+def test_batches_committed_before_a_failure_are_invalidated(
+    database_url: str, redis_url: str, write_csv: Callable[[str, str], Path]
+) -> None:
+    """A failed batch rolls back alone: the cache of the committed ones must still be dropped."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # The second batch (c3, c4) has rejections, and storing them violates this constraint.
+        conn.execute(
+            "ALTER TABLE ingest_quarantine ADD CONSTRAINT short_reasons CHECK (length(reason) < 5)"
+        )
+    client = redis.Redis.from_url(redis_url)
+    client.set("converge:features:c1", b'{"age": 1}')
+    client.set("converge:features:c3", b'{"age": 3}')
+
+    result = _ingest(write_csv("bad.csv", BAD), "--batch-size", "2")
+
+    assert result.exit_code == 1
+    assert "the batch starting at row 3 failed and was rolled back" in result.output
+    assert "feature cache: 1 cached entities invalidated" in result.output
+    assert client.get("converge:features:c1") is None
+    # c3's batch was rolled back: its cached features are still the stored ones.
+    assert client.get("converge:features:c3") == b'{"age": 3}'
+
+
 def test_an_unreachable_cache_is_reported_and_the_ingest_stands(
     database_url: str, settings_env: Callable[..., None], write_csv: Callable[[str, str], Path]
 ) -> None:
