@@ -96,7 +96,7 @@ class _CacheInvalidation:
     def batch_committed(self, entity_ids: Sequence[str]) -> None:
         """Invalidate the cached features of a committed batch's entities (in the background)."""
         self.asked = True
-        self._pool.submit(self._invalidate, list(entity_ids))
+        self._pool.submit(self._invalidate, set(entity_ids))
 
     def outcome(self) -> str:
         """Wait for the invalidations asked for; say what happened."""
@@ -112,7 +112,7 @@ class _CacheInvalidation:
             f"features up to {ttl} s old for the {len(self._missed)} entities written"
         )
 
-    def _invalidate(self, entity_ids: list[str]) -> None:
+    def _invalidate(self, entity_ids: set[str]) -> None:
         # Imported on this thread: Redis is not needed before the first batch is committed.
         import redis
 
