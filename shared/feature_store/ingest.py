@@ -164,9 +164,10 @@ class _ReadAhead:
 
     A batch's types are settled over all its rows, then its rows are validated `PART_ROWS` at a
     time, so the writer starts sending a batch after its first part. Validation needs the feature
-    types as they will be when the batch is written; it is given a prediction (the definitions at
-    the start plus what the batches before it define), and the writer validates again in the rare
-    case the definitions it finds under the lock differ from it.
+    types as they will be when the batch is written; it is given a prediction (the definitions the
+    writer left after the last batch it committed, plus what the batch validated since defines),
+    and the writer validates again in the rare case the definitions it finds under the lock differ
+    from it.
     """
 
     def __init__(
@@ -177,10 +178,10 @@ class _ReadAhead:
         self._ready: queue.SimpleQueue[_BatchAhead | BaseException | None] = queue.SimpleQueue()
         # Batches held: the one being written and the one read ahead.
         self._room = threading.Semaphore(2)
+        # How many batches the writer committed, and the feature types it left (set by `done`).
+        self._written: tuple[int, dict[str, ValueType]] = (0, dict(types))
         self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run, args=(dict(types),), name="converge-ingest", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="converge-ingest", daemon=True)
         self._thread.start()
 
     def next_batch(self) -> _BatchAhead | None:
@@ -190,8 +191,9 @@ class _ReadAhead:
             raise item
         return item
 
-    def done(self) -> None:
-        """The writer is done with a batch: the one after the next may be read."""
+    def done(self, types: Mapping[str, ValueType]) -> None:
+        """The writer committed a batch, leaving `types`: the one after the next may be read."""
+        self._written = (self._written[0] + 1, dict(types))
         self._room.release()
 
     def close(self) -> None:
@@ -200,8 +202,10 @@ class _ReadAhead:
         self._room.release()
         self._thread.join()
 
-    def _run(self, types: dict[str, ValueType]) -> None:
-        first_row = 1
+    def _run(self) -> None:
+        first_row, validated = 1, 0
+        # The types the last batch validated defines (it may not be written yet).
+        defined: dict[str, ValueType] = {}
         batch: _BatchAhead | None = None
         try:
             while True:
@@ -212,13 +216,17 @@ class _ReadAhead:
                 if frame is None:
                     self._ready.put(None)
                     return
+                written, types = self._written
+                if written < validated:
+                    # Only its new keys: a written key's type never changes.
+                    types = {**defined, **types}
                 screened = screen_batch(frame, first_row, self._layout, types)
                 batch = _BatchAhead(screened, types)
                 self._ready.put(batch)
                 whole = self._validate(batch)
                 if whole is None:
                     return
-                types = {**types, **_types(whole.seen)}
+                defined, validated = _types(whole.seen), validated + 1
                 first_row += len(frame)
                 batch = None
         except BaseException as exc:  # handed to the writer, which raises it
@@ -259,10 +267,10 @@ def ingest_batches(
         first_batch = True
         while (batch := ahead.next_batch()) is not None:
             try:
-                rows = _ingest_batch(conn, batch, layout, summary, first_batch=first_batch)
+                rows, types = _ingest_batch(conn, batch, layout, summary, first_batch=first_batch)
             except psycopg.Error as exc:
                 raise IngestBatchError(summary, batch.screened.first_row, exc) from exc
-            ahead.done()
+            ahead.done(types)
             summary.rows_read += len(batch.screened.frame)
             first_batch = False
             if on_commit is not None:
@@ -283,8 +291,8 @@ def _ingest_batch(
     summary: IngestSummary,
     *,
     first_batch: bool,
-) -> ValidRows:
-    """Write one batch in its own transaction; returns its valid rows."""
+) -> tuple[ValidRows, dict[str, ValueType]]:
+    """Write one batch in its own transaction; returns its valid rows and the types left."""
     with conn.transaction():
         conn.execute(_LOCK)
         # The rows' ingestion time, read once the lock is held (the transaction's now() is older):
@@ -319,7 +327,7 @@ def _ingest_batch(
     summary.drift += events
     room = REJECTION_SAMPLES - len(summary.rejected_samples)
     summary.rejected_samples += outcome.rejections[: max(room, 0)]
-    return rows
+    return rows, {**types, **_types(whole.seen)}
 
 
 def _clock(conn: psycopg.Connection) -> datetime:

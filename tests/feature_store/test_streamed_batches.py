@@ -6,16 +6,25 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import psycopg
 import pytest
 
-from shared.feature_store.ingest import ingest_batches
-from shared.feature_store.validation import SourceLayout, ValidRows, screen_batch, validate_batch
+from shared.feature_store import ingest as ingest_module
+from shared.feature_store.ingest import ingest_batches, ingest_frame
+from shared.feature_store.validation import (
+    SourceLayout,
+    ValidatedBatch,
+    ValidRows,
+    screen_batch,
+    validate_batch,
+)
 from shared.feature_store.writer import write_features
 
 TEXT = SourceLayout("id", "ts", from_text=True)
+TYPED = SourceLayout("id", "ts", from_text=False)
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
@@ -157,3 +166,36 @@ def test_a_source_failing_after_a_batch_keeps_that_batch(conn: psycopg.Connectio
     # The batch read before the failure (rows 3 and 5 rejected) is committed.
     assert conn.execute("SELECT count(*) FROM feature_store").fetchone() == (3,)
     assert not any(thread.name == "converge-ingest" for thread in threading.enumerate())
+
+
+def test_the_read_ahead_takes_up_definitions_another_loader_changed(
+    conn: psycopg.Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the writer finds other definitions, the batches read ahead follow them again."""
+    validated_again = 0
+
+    def counted(*args: Any, **kwargs: Any) -> ValidatedBatch:
+        nonlocal validated_again
+        validated_again += 1
+        return validate_batch(*args, **kwargs)
+
+    # The writer's fallback when a batch was validated ahead against other definitions.
+    monkeypatch.setattr(ingest_module, "validate_batch", counted)
+
+    def batches() -> Iterator[pd.DataFrame]:
+        yield pd.DataFrame({"id": ["a"], "ts": [NOW], "y": [1]})
+        # Meanwhile another loader defines `x` as a string.
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other_frame = pd.DataFrame({"id": ["o"], "ts": [NOW], "x": ["text"]})
+            ingest_frame(other, other_frame, "id", "ts", source="other")
+        for number in range(5):  # numbers: predicted a number key until the writer says
+            yield pd.DataFrame({"id": [f"b{number}"], "ts": [NOW], "x": [number]})
+
+    summary = ingest_batches(conn, batches(), TYPED, "ahead")
+
+    assert (summary.rows_written, summary.rows_quarantined) == (1, 5)
+    assert {item.reason for item in summary.rejected_samples} == {
+        f"expected a string, got number '{number}'" for number in range(5)
+    }
+    # The batch read before the writer saw `x` defined, and at most the one read meanwhile.
+    assert 1 <= validated_again <= 2
