@@ -2,11 +2,10 @@
 
 The common case, no row stored already, is one COPY straight into feature_store of the lines
 the read-ahead thread rendered (`copy_lines`), completed with their ingestion time and sent part
-by part as they are validated. A batch
-holding a row that is stored already fails that COPY at a savepoint and goes through a staging
-table instead, which skips duplicates: a row already stored (same entity and event time) is never
-changed. Every row of a batch carries the same `ingested_at`, read by the caller once it holds
-the ingest lock.
+by part as they are validated. A batch holding a row that is stored already fails that COPY at a
+savepoint and goes through a staging table instead, which skips duplicates: a row already stored
+(same entity and event time) is never changed. Every row of a batch carries the same
+`ingested_at`, read by the caller once it holds the ingest lock.
 """
 
 from __future__ import annotations
@@ -47,13 +46,14 @@ def write_features(
     `parts` are consecutive parts of one batch: each is sent as soon as it is given, so a batch
     validated part by part is written while its later parts are validated.
     """
+    given = iter(parts)
     sent: list[ValidRows] = []
     try:
         with conn.transaction():  # a savepoint inside the caller's transaction
-            _copy(conn, _COPY_FEATURES, _keeping(parts, sent), ingested_at)
+            _copy(conn, _COPY_FEATURES, _keeping(given, sent), ingested_at)
         return sum(len(rows) for rows in sent)
     except psycopg.errors.UniqueViolation:
-        sent += parts  # the parts not sent before the COPY failed
+        sent += given  # the parts not given before the COPY failed
         conn.execute(_STAGING)
         # The staging table outlives a batch when the caller holds one transaction over several.
         conn.execute("TRUNCATE converge_feature_staging")
@@ -61,7 +61,7 @@ def write_features(
         return conn.execute(_INSERT).rowcount
 
 
-def _keeping(parts: Iterable[ValidRows], kept: list[ValidRows]) -> Iterator[ValidRows]:
+def _keeping(parts: Iterator[ValidRows], kept: list[ValidRows]) -> Iterator[ValidRows]:
     for rows in parts:
         kept.append(rows)
         yield rows

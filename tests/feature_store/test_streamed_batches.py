@@ -116,9 +116,12 @@ def test_a_stored_row_in_a_later_part_keeps_every_other_row(conn: psycopg.Connec
     with conn.transaction():
         write_features(conn, [_row(second, 3)], NOW)
     with conn.transaction():
-        written = write_features(conn, iter([first, second]), NOW)
+        # A list, as when the writer validated the batch again itself.
+        written = write_features(conn, [first, second], NOW)
+        staged = conn.execute("SELECT count(*) FROM converge_feature_staging").fetchone()
 
     assert written == len(first) + len(second) - 1
+    assert staged == (len(first) + len(second),)  # each part staged once
     stored = conn.execute("SELECT count(*) FROM feature_store").fetchone()
     assert stored == (len(first) + len(second),)
 
