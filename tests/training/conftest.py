@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from dagster import DagsterInstance
 from psycopg import sql
 
+from assets.daemon import running_daemon, wait_until_iterating
 from resources.dagster_home import ensure_database, render_instance_yaml
 from tests.conftest import ADMIN_URL
 
@@ -67,6 +70,18 @@ def training_environment(
     finally:
         instance.dispose()
         drop_database(name)
+
+
+@contextmanager
+def iterating_daemon(
+    environment: TrainingEnvironment, log_path: Path, *daemon_types: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The environment's `dagster-daemon`, once each of `daemon_types` has begun iterating."""
+    started = time.time()
+    with running_daemon(environment.dagster_home, WORKSPACE, environment.env, log_path) as daemon:
+        for daemon_type in daemon_types:
+            wait_until_iterating(environment.instance, daemon_type, since=started)
+        yield daemon
 
 
 CONVERGE = str(Path(sys.executable).with_name("converge"))

@@ -11,11 +11,10 @@ import psutil
 from dagster import DagsterEventType, RunsFilter
 from psycopg.conninfo import conninfo_to_dict
 
-from assets.daemon import running_daemon, wait_until_iterating
 from assets.fanout import launch_candidate_backfill, wait_for_backfill
 from assets.model_configs import MODEL_CONFIG_PARTITIONS
 from tests.conftest import ADMIN_URL
-from tests.training.conftest import WORKSPACE, TrainingEnvironment
+from tests.training.conftest import TrainingEnvironment, iterating_daemon
 
 # The tests' server: the one on this machine, or the embedded one on a free port (local_services).
 POSTGRES_PORT = int(conninfo_to_dict(ADMIN_URL).get("port") or 5432)
@@ -41,14 +40,11 @@ def test_a_run_the_backfill_queues_starts_without_waiting_for_the_queue_tick(
     training_environment: TrainingEnvironment, tmp_path: Path
 ) -> None:
     instance = training_environment.instance
-    home = training_environment.dagster_home
-    slow_run_queue(home)
+    slow_run_queue(training_environment.dagster_home)
     instance.add_dynamic_partitions(MODEL_CONFIG_PARTITIONS, ["gbm-a"])
-    started = time.time()
-    with running_daemon(home, WORKSPACE, training_environment.env, tmp_path / "daemon.log"):
-        # Its first iteration comes at start; the next one a minute later.
-        wait_until_iterating(instance, "QUEUED_RUN_COORDINATOR", since=started)
-        wait_until_iterating(instance, "BACKFILL", since=started)
+    # The run queue's first iteration comes at start; the next one a minute later.
+    log = tmp_path / "daemon.log"
+    with iterating_daemon(training_environment, log, "QUEUED_RUN_COORDINATOR", "BACKFILL"):
         backfill_id = launch_candidate_backfill(instance, ["gbm-a"])
         # The run fails (no training frame was built): only its launch matters here.
         wait_for_backfill(instance, backfill_id, timeout_seconds=300, poll_seconds=0.2)
@@ -70,13 +66,8 @@ def postgres_connections(pid: int) -> int:
 def test_the_daemon_holds_its_storage_connections(
     training_environment: TrainingEnvironment, tmp_path: Path
 ) -> None:
-    instance = training_environment.instance
-    home = training_environment.dagster_home
-    started = time.time()
-    with running_daemon(
-        home, WORKSPACE, training_environment.env, tmp_path / "daemon.log"
-    ) as daemon:
-        wait_until_iterating(instance, "BACKFILL", since=started)
+    log = tmp_path / "daemon.log"
+    with iterating_daemon(training_environment, log, "BACKFILL") as daemon:
         counts = []
         for _ in range(CONNECTION_SAMPLES):
             counts.append(postgres_connections(daemon.pid))

@@ -36,7 +36,7 @@ from resources.environments import CONFIGS_PER_RUN_ENV, get_training_policy
 from resources.h2o import H2O_URL_ENV
 from resources.training_policy import MODEL_CONFIGS_ENV, TrainingPolicy
 from shared.net import free_port
-from tests.training.conftest import WORKSPACE, TrainingEnvironment
+from tests.training.conftest import WORKSPACE, TrainingEnvironment, iterating_daemon
 
 CONFIGS = ["gbm-a", "gbm-b", "glm-c"]
 
@@ -134,12 +134,9 @@ def test_the_daemon_picks_a_new_backfill_up_within_seconds(
 ) -> None:
     """Dagster's backfill daemon sleeps 30 s between iterations; `assets.daemon`'s sleeps 1 s."""
     instance = training_environment.instance
-    home = training_environment.dagster_home
     # Dagster fails an empty backfill at its first iteration ("At least one run should be
     # requested"): the moment it leaves REQUESTED is the moment the daemon picked it up.
-    started = time.time()
-    with running_daemon(home, WORKSPACE, training_environment.env, tmp_path / "daemon.log"):
-        wait_until_iterating(instance, "BACKFILL", since=started)
+    with iterating_daemon(training_environment, tmp_path / "daemon.log", "BACKFILL"):
         # Picked up at the next iteration; the one after it comes a moment later.
         first = launch_candidate_backfill(instance, [])
         wait_for_backfill(instance, first, timeout_seconds=300, poll_seconds=0.1)
