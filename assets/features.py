@@ -5,10 +5,12 @@ features go to PostgreSQL through the shared feature-store code.
 """
 
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -85,8 +87,17 @@ def ingest_features(
     """Ingest the source's features into the feature store and keep its labels."""
     features, labels, source = read_source(config)
     started = datetime.now(UTC)
+    # The GIN index's pending list is merged on a second connection while the rows are written.
+    second = partial(psycopg.connect, postgres.resolved_url())
     with postgres.connect() as conn:
-        summary = ingest_frame(conn, features, config.entity_col, config.timestamp_col, source)
+        summary = ingest_frame(
+            conn,
+            features,
+            config.entity_col,
+            config.timestamp_col,
+            source,
+            second_connection=second,
+        )
     context.log.info(
         f"ingested {summary.rows_written} of {summary.rows_read} rows from {source} "
         f"({summary.rows_duplicate} duplicate, {summary.rows_quarantined} quarantined)"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import psycopg
 
 from shared.db import connect, database_url
 from shared.feature_store import IngestBatchError, IngestSummary, ingest_file
@@ -53,9 +55,10 @@ def ingest(
 ) -> None:
     """Validate every row of PATH (CSV or Parquet) and load the valid ones."""
     cache = _CacheInvalidation()
+    url = database_url(component="ingest")
     try:
         # Autocommit: each batch is its own transaction, committed as soon as it is written.
-        with connect(database_url(component="ingest"), autocommit=True) as conn:
+        with connect(url, autocommit=True) as conn:
             summary = ingest_file(
                 conn,
                 path,
@@ -64,6 +67,7 @@ def ingest(
                 batch_size,
                 assume_timezone=assume_timezone,
                 on_commit=cache.batch_committed,
+                second_connection=partial(psycopg.connect, url, autocommit=True),
             )
     except (ValueError, IngestBatchError) as exc:
         if cache.asked:  # batches before the failure are committed

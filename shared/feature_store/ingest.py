@@ -3,7 +3,9 @@
 Each batch validates its rows, writes the valid ones (duplicates skipped), quarantines the rest with
 their reasons, records drift and updates `feature_definitions`, all in one transaction: a failure
 leaves no part of the batch behind. Batches of one ingest are serialised with other ingests by a
-transaction-level advisory lock, so two loaders never disagree about a key's type.
+transaction-level advisory lock, so two loaders never disagree about a key's type. Given a way to
+open a second connection, the ingest merges the GIN index's pending list on it while it writes
+(`pending_merge`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.feature_store.definitions import (
     update_definitions,
 )
 from shared.feature_store.drift import DriftEvent, detect_drift, record_drift
+from shared.feature_store.pending_merge import PendingListMerger
 from shared.feature_store.sources import read_batches
 from shared.feature_store.validation import (
     Rejection,
@@ -45,6 +48,10 @@ PART_ROWS = 8_192
 REJECTION_SAMPLES = 20
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('converge.feature_store.ingest'))"
 _CLOCK = "SELECT clock_timestamp()"
+
+
+# Opens another connection to the ingest's database, as the same user.
+Connect = Callable[[], psycopg.Connection]
 
 
 class IngestBatchError(RuntimeError):
@@ -85,12 +92,14 @@ def ingest_frame(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     assume_timezone: tzinfo | None = None,
+    second_connection: Connect | None = None,
 ) -> IngestSummary:
     """Ingest a DataFrame whose cells keep their types (numbers, strings, booleans)."""
     layout = SourceLayout(
         entity_col, timestamp_col, from_text=False, assume_timezone=assume_timezone
     )
-    return ingest_batches(conn, _slices(frame, batch_size), layout, source)
+    batches = _slices(frame, batch_size)
+    return ingest_batches(conn, batches, layout, source, second_connection=second_connection)
 
 
 def ingest_file(
@@ -103,16 +112,20 @@ def ingest_file(
     assume_timezone: tzinfo | None = None,
     source: str | None = None,
     on_commit: Callable[[Sequence[str]], None] | None = None,
+    second_connection: Connect | None = None,
 ) -> IngestSummary:
     """Ingest a CSV or Parquet file; `source` (default: the file's absolute path) names it.
 
-    `on_commit` is called with the entity ids of each batch once it is committed.
+    `on_commit` is called with the entity ids of each batch once it is committed;
+    `second_connection`, when given, opens the connection the index is merged on.
     """
     path = Path(path)
     read = read_batches(path, batch_size)
     layout = SourceLayout(entity_col, timestamp_col, read.from_text, assume_timezone)
     name = source or str(path.resolve())
-    return ingest_batches(conn, read.batches, layout, name, on_commit=on_commit)
+    return ingest_batches(
+        conn, read.batches, layout, name, on_commit=on_commit, second_connection=second_connection
+    )
 
 
 @dataclass(frozen=True)
@@ -256,27 +269,40 @@ def ingest_batches(
     source: str,
     *,
     on_commit: Callable[[Sequence[str]], None] | None = None,
+    second_connection: Connect | None = None,
 ) -> IngestSummary:
     """Ingest batches in order, each in its own transaction; rows are numbered from 1.
 
-    `on_commit` is called with the entity ids of each batch once it is committed.
+    `on_commit` is called with the entity ids of each batch once it is committed. Given
+    `second_connection`, the GIN index's pending list is merged on that connection while the
+    batches are written, and is empty when this returns.
     """
     summary = IngestSummary(source=source)
     ahead = _ReadAhead(batches, layout, _types(load_definitions(conn)))
+    merger = PendingListMerger(second_connection) if second_connection else None
+    completed = False
     try:
-        first_batch = True
+        first_batch, merged_before = True, 0
         while (batch := ahead.next_batch()) is not None:
+            if merger is not None and not first_batch:
+                # The last batch's pending pages are free again before this one adds its own.
+                merger.wait_merged(merged_before)
             try:
                 rows, types = _ingest_batch(conn, batch, layout, summary, first_batch=first_batch)
             except psycopg.Error as exc:
                 raise IngestBatchError(summary, batch.screened.first_row, exc) from exc
+            if merger is not None:
+                merged_before = merger.merges_ended()
             ahead.done(types)
             summary.rows_read += len(batch.screened.frame)
             first_batch = False
             if on_commit is not None:
                 on_commit(rows.entity_ids)
+        completed = True
     finally:
         ahead.close()
+        if merger is not None:
+            merger.close(merge_first=completed)
     return summary
 
 

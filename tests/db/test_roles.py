@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -52,6 +53,9 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """The owner's autocommit connection (migrations' user), to set up and check state."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
+
+
+_MERGE_AS_OWNER = "SELECT gin_clean_pending_list('feature_store_dynamic_features_gin')"
 
 
 def _refused(conn: psycopg.Connection[Any], statement: str, *params: object) -> None:
@@ -133,6 +137,21 @@ def test_ingest_writes_features_and_the_latest_row_through_the_owner_trigger(
             register_model(ingest, new_model())
     assert summary.rows_written == 2
     assert latest(conn, ["e1"])["e1"] is not None
+
+
+def test_only_ingest_merges_the_index_pending_list_and_only_through_the_function(
+    login_as: Connect, conn: psycopg.Connection[Any]
+) -> None:
+    with login_as("converge_ingest") as ingest:
+        second = partial(psycopg.connect, ingest.info.dsn)
+        ingest_frame(
+            ingest, _features(), "entity_id", "event_timestamp", "t", second_connection=second
+        )
+        assert conn.execute(_MERGE_AS_OWNER).fetchone() == (0,)  # the ingest left nothing pending
+        _refused(ingest, _MERGE_AS_OWNER)
+    for role in ("converge_serving", "converge_training", "converge_admin"):
+        with login_as(role) as other:
+            _refused(other, "SELECT merge_feature_index_pending()")
 
 
 def test_grant_names_an_unknown_user_or_role(

@@ -10,13 +10,16 @@ from bench.ingest import command
 from tests.conftest import databases_named_like
 
 
-def test_bench_ingest_smoke_run_prints_both_figures_and_the_ratio(database_url: str) -> None:
+def test_bench_ingest_smoke_run_prints_every_figure_and_the_ratios(database_url: str) -> None:
     before = databases_named_like(database_url, "converge_bench_%")
     args = ["--rows", "3000", "--repeat", "1", "--database-url", database_url]
     result = CliRunner().invoke(command, args)
 
     assert result.exit_code == 0, result.output
+    figure = r"+[\d,]+ rows/s \( *\d+\.\d\d s, index +\d+ MiB\)"
     for label in ("converge ingest \\(CLI\\)", "ingest_file in process"):
-        line = rf"run 1: {label} +[\d,]+ rows/s .* COPY +[\d,]+ rows/s .* ratio \d+\.\d\d"
-        assert re.search(line, result.output), result.output
+        ratios = r"; ratio \d+\.\d\d to the plain COPY .*, \d+\.\d\d to the COPY with the same"
+        assert re.search(rf"run 1: {label} {figure}{ratios}", result.output), result.output
+    for label in ("plain COPY \\(baseline\\)", "COPY, index merged beside"):
+        assert re.search(rf"run 1: {label} {figure}", result.output), result.output
     assert databases_named_like(database_url, "converge_bench_%") <= before
