@@ -27,7 +27,7 @@ from shared.feature_store.definitions import (
     update_definitions,
 )
 from shared.feature_store.drift import DriftEvent, detect_drift, record_drift
-from shared.feature_store.pending_merge import PendingListMerger
+from shared.feature_store.pending_merge import Connect, PendingListMerger
 from shared.feature_store.sources import read_batches
 from shared.feature_store.validation import (
     Rejection,
@@ -48,10 +48,6 @@ PART_ROWS = 8_192
 REJECTION_SAMPLES = 20
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('converge.feature_store.ingest'))"
 _CLOCK = "SELECT clock_timestamp()"
-
-
-# Opens another connection to the ingest's database, as the same user.
-Connect = Callable[[], psycopg.Connection]
 
 
 class IngestBatchError(RuntimeError):

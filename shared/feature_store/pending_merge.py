@@ -27,11 +27,14 @@ IDLE_SECONDS = 0.02
 
 log = logging.getLogger(__name__)
 
+# Opens another connection to the ingest's database, as the same user.
+Connect = Callable[[], psycopg.Connection]
+
 
 class PendingListMerger:
     """Merges the pending list in a loop on its own thread and connection."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection]) -> None:
+    def __init__(self, connect: Connect) -> None:
         self._connect = connect
         self._changed = threading.Condition()
         self._merges_ended = 0
