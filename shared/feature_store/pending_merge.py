@@ -40,7 +40,6 @@ class PendingListMerger:
         self._merges_ended = 0
         self._stopping = False
         self._running = True
-        self.error: psycopg.Error | None = None
         self._thread = threading.Thread(target=self._run, name="converge-gin-merge", daemon=True)
         self._thread.start()
 
@@ -76,7 +75,6 @@ class PendingListMerger:
                         if row is not None and row[0] == 0 and not self._stopping:
                             self._changed.wait(IDLE_SECONDS)
         except psycopg.Error as exc:
-            self.error = exc
             log.warning(
                 "the GIN index's pending list is merged by the writing connection itself: "
                 "the second connection failed: %s",
