@@ -67,7 +67,7 @@ def ingest(
                 batch_size,
                 assume_timezone=assume_timezone,
                 on_commit=cache.batch_committed,
-                second_connection=partial(psycopg.connect, url, autocommit=True),
+                second_connection=partial(psycopg.connect, url),
             )
     except (ValueError, IngestBatchError) as exc:
         if cache.asked:  # batches before the failure are committed
